@@ -1,0 +1,363 @@
+/* The core shim: handles, state, configuration and the lifecycle. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lxcpy_shim.h"
+#include "core.decl.h"
+
+void lxcpy_free(void *p)
+{
+	free(p);
+}
+
+void lxcpy_free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+int lxcpy_wait_child(pid_t pid)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno == EINTR)
+			continue;
+		return -errno;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+const char *lxcpy_version(void)
+{
+	return lxc_get_version();
+}
+
+bool lxcpy_has_api_extension(const char *name)
+{
+	return lxc_has_api_extension(name);
+}
+
+bool lxcpy_config_item_supported(const char *key)
+{
+	return lxc_config_item_is_supported(key);
+}
+
+const char *lxcpy_global_config_item(const char *key)
+{
+	return lxc_get_global_config_item(key);
+}
+
+/* Route liblxc's log lines to each container's own log fd (armed with
+ * lxcpy_log_attach) at the given level, and never to stderr. */
+int lxcpy_log_setup(const char *level)
+{
+	struct lxc_log log = {
+		.name = NULL,
+		.lxcpath = NULL,
+		.file = "none",
+		.level = level,
+		.prefix = "lxcpy",
+		.quiet = true,
+	};
+	return lxc_log_init(&log);
+}
+
+/* Returns the number of names (a NULL-terminated array the caller frees
+ * with lxcpy_free_strv), or -1. */
+int lxcpy_list(const char *lxcpath, int which, char ***names)
+{
+	char **raw = NULL, **out;
+	int n;
+
+	*names = NULL;
+	if (which == (LXCPY_LIST_DEFINED | LXCPY_LIST_ACTIVE))
+		n = list_all_containers(lxcpath, &raw, NULL);
+	else if (which == LXCPY_LIST_ACTIVE)
+		n = list_active_containers(lxcpath, &raw, NULL);
+	else
+		n = list_defined_containers(lxcpath, &raw, NULL);
+	if (n < 0)
+		return -1;
+	out = calloc((size_t)n + 1, sizeof(char *));
+	if (!out) {
+		for (int i = 0; i < n; i++)
+			free(raw[i]);
+		free(raw);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		out[i] = raw[i];
+	free(raw);
+	*names = out;
+	return n;
+}
+
+/* Take ownership of one reference to c and give it a log memfd.
+ * Returns NULL (errno set) on failure, having put c. */
+struct lxcpy_handle *lxcpy_handle_wrap(struct lxc_container *c)
+{
+	struct lxcpy_handle *h;
+	int saved;
+
+	if (!c)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto fail;
+	h->c = c;
+	h->logfd = memfd_create("lxcpy-log", MFD_CLOEXEC);
+	if (h->logfd < 0)
+		goto fail;
+	if (lxcpy_log_attach(h) < 0)
+		goto fail;
+	return h;
+
+fail:
+	saved = errno ? errno : ENOMEM;
+	if (h && h->logfd >= 0)
+		close(h->logfd);
+	free(h);
+	lxc_container_put(c);
+	errno = saved;
+	return NULL;
+}
+
+struct lxcpy_handle *lxcpy_handle_new(const char *name, const char *lxcpath)
+{
+	struct lxc_container *c;
+
+	errno = 0;
+	c = lxc_container_new(name, lxcpath);
+	if (!c) {
+		if (!errno)
+			errno = EINVAL;
+		return NULL;
+	}
+	return lxcpy_handle_wrap(c);
+}
+
+void lxcpy_handle_free(struct lxcpy_handle *h)
+{
+	if (!h)
+		return;
+	lxc_container_put(h->c);
+	if (h->logfd >= 0)
+		close(h->logfd);
+	free(h);
+}
+
+/* Make liblxc write this container's log lines to the handle's memfd,
+ * without leaving a lxc.log.file line in the configuration that
+ * save_config() would write: setting the key opens the file as the
+ * container's log fd, clearing it forgets the path and the config line but
+ * keeps the fd open. Called again whenever liblxc dropped its config.
+ * A container whose own config names a log file keeps it. */
+int lxcpy_log_attach(struct lxcpy_handle *h)
+{
+	struct lxc_container *c = h->c;
+	char path[64];
+
+	if (c->get_config_item(c, "lxc.log.file", NULL, 0) > 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->logfd);
+	if (!c->set_config_item(c, "lxc.log.file", path))
+		return -1;
+	if (!c->set_config_item(c, "lxc.log.file", ""))
+		return -1;
+	return 0;
+}
+
+const char *lxcpy_error_string(struct lxc_container *c)
+{
+	return c->error_string;
+}
+
+int lxcpy_error_num(struct lxc_container *c)
+{
+	return c->error_num;
+}
+
+bool lxcpy_is_defined(struct lxc_container *c)
+{
+	return c->is_defined(c);
+}
+
+bool lxcpy_is_running(struct lxc_container *c)
+{
+	return c->is_running(c);
+}
+
+const char *lxcpy_state(struct lxc_container *c)
+{
+	return c->state(c);
+}
+
+int lxcpy_init_pid(struct lxc_container *c)
+{
+	return c->init_pid(c);
+}
+
+char *lxcpy_config_file_name(struct lxc_container *c)
+{
+	return c->config_file_name(c);
+}
+
+const char *lxcpy_config_path(struct lxc_container *c)
+{
+	return c->get_config_path(c);
+}
+
+bool lxcpy_load_config(struct lxc_container *c, const char *alt_file)
+{
+	return c->load_config(c, alt_file);
+}
+
+bool lxcpy_save_config(struct lxc_container *c, const char *alt_file)
+{
+	return c->save_config(c, alt_file);
+}
+
+void lxcpy_clear_config(struct lxc_container *c)
+{
+	c->clear_config(c);
+}
+
+bool lxcpy_set_config_item(struct lxc_container *c, const char *key, const char *value)
+{
+	return c->set_config_item(c, key, value);
+}
+
+bool lxcpy_clear_config_item(struct lxc_container *c, const char *key)
+{
+	return c->clear_config_item(c, key);
+}
+
+int lxcpy_get_config_item(struct lxc_container *c, const char *key, char *buf, int len)
+{
+	return c->get_config_item(c, key, buf, len);
+}
+
+char *lxcpy_get_running_config_item(struct lxc_container *c, const char *key)
+{
+	return c->get_running_config_item(c, key);
+}
+
+int lxcpy_get_keys(struct lxc_container *c, const char *prefix, char *buf, int len)
+{
+	return c->get_keys(c, prefix, buf, len);
+}
+
+/* Create from a child process, so that the template's stdout and stderr
+ * can go to outfd without touching the caller's own fds 0-2 (which other
+ * threads use). Returns the child's exit code (0 on success) or -errno. */
+int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
+		 int flags, char **argv, int outfd)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		if (outfd >= 0) {
+			dup2(outfd, STDOUT_FILENO);
+			dup2(outfd, STDERR_FILENO);
+		}
+		_exit(c->create(c, t, bdevtype, NULL, flags, argv) ? 0 : 1);
+	}
+	return lxcpy_wait_child(pid);
+}
+
+/* Start from a child process. liblxc (5.0.x) writes the process that calls
+ * start() into the container's lxc.monitor.<name> cgroup in every
+ * hierarchy; done here, that process is the short-lived child and the
+ * caller stays where it was, and the monitor cgroup empties when the child
+ * exits, so liblxc can remove it once the container stops. Returns the
+ * child's exit code (0 on success) or -errno. */
+int lxcpy_start(struct lxc_container *c, int useinit, char **argv)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		c->want_daemonize(c, true);
+		_exit(c->start(c, useinit, argv) ? 0 : 1);
+	}
+	return lxcpy_wait_child(pid);
+}
+
+bool lxcpy_stop(struct lxc_container *c)
+{
+	return c->stop(c);
+}
+
+bool lxcpy_shutdown(struct lxc_container *c, int timeout)
+{
+	return c->shutdown(c, timeout);
+}
+
+/* 1 on success, 0 on failure, -ENOSYS where liblxc lacks reboot2. */
+int lxcpy_reboot(struct lxc_container *c, int timeout)
+{
+#if LXCPY_VERSION_AT_LEAST(3, 0)
+	return c->reboot2(c, timeout) ? 1 : 0;
+#else
+	if (timeout != 0)
+		return -ENOSYS;
+	return c->reboot(c) ? 1 : 0;
+#endif
+}
+
+bool lxcpy_freeze(struct lxc_container *c)
+{
+	return c->freeze(c);
+}
+
+bool lxcpy_unfreeze(struct lxc_container *c)
+{
+	return c->unfreeze(c);
+}
+
+bool lxcpy_wait(struct lxc_container *c, const char *state, int timeout)
+{
+	return c->wait(c, state, timeout);
+}
+
+bool lxcpy_destroy(struct lxc_container *c, bool with_snapshots)
+{
+	if (with_snapshots)
+		return c->destroy_with_snapshots(c);
+	return c->destroy(c);
+}
+
+bool lxcpy_rename(struct lxc_container *c, const char *newname)
+{
+	return c->rename(c, newname);
+}
+
+struct lxc_container *lxcpy_clone(struct lxc_container *c, const char *newname,
+				  const char *lxcpath, int flags, const char *bdevtype)
+{
+	return c->clone(c, newname, lxcpath, flags, bdevtype, NULL, 0, NULL);
+}

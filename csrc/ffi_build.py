@@ -1,0 +1,84 @@
+"""Build script for lxcpy._lxc, the cffi extension (API, out-of-line mode).
+
+It never imports lxcpy. It finds liblxc with pkg-config, declares only the
+shim (``constants.cdef`` and the ``*.decl.h`` files beside it) and compiles the shim's ``*.c`` files
+into the extension.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+DECLS = sorted(HERE.glob("*.decl.h"))
+MISSING = (
+    "lxcpy needs liblxc's development files (lxc/lxccontainer.h and lxc.pc): install "
+    "the package 'lxc-dev' on Debian/Ubuntu or 'lxc-devel' on Fedora, and 'pkg-config'."
+)
+
+
+def _pkg_config(*args: str) -> list[str] | None:
+    if shutil.which("pkg-config") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["pkg-config", *args, "lxc"], check=True, capture_output=True, text=True
+        ).stdout
+    except subprocess.CalledProcessError:
+        return None
+    return shlex.split(out)
+
+
+def _lxc_flags() -> tuple[list[str], list[str], list[str]]:
+    cflags = _pkg_config("--cflags")
+    libs = _pkg_config("--libs")
+    if cflags is None or libs is None:
+        sys.exit(MISSING)
+    include_dirs = [f[2:] for f in cflags if f.startswith("-I")]
+    header_dirs = [*include_dirs, "/usr/include", "/usr/local/include"]
+    if not any(Path(d, "lxc", "lxccontainer.h").is_file() for d in header_dirs):
+        sys.exit(MISSING)
+    library_dirs = [f[2:] for f in libs if f.startswith("-L")]
+    libraries = [f[2:] for f in libs if f.startswith("-l")]
+    return include_dirs, library_dirs, libraries
+
+
+def _cdef() -> str:
+    """The constants file, then every ``*.decl.h`` without its preprocessor
+    lines (the include guard), which the C compiler reads as they are."""
+    parts = [(HERE / "constants.cdef").read_text()]
+    for decl in DECLS:
+        lines = decl.read_text().splitlines()
+        parts.append("\n".join(ln for ln in lines if not ln.lstrip().startswith("#")))
+    return "\n".join(parts)
+
+
+def build() -> FFI:
+    include_dirs, library_dirs, libraries = _lxc_flags()
+    sources = sorted(HERE.glob("*.c"))
+    builder = FFI()
+    builder.cdef(_cdef())
+    includes = "".join(f'#include "{d.name}"\n' for d in DECLS)
+    builder.set_source(
+        "lxcpy._lxc",
+        '#include "lxcpy_shim.h"\n' + includes,
+        sources=[os.path.relpath(s) for s in sources],
+        include_dirs=[str(HERE), *include_dirs],
+        library_dirs=library_dirs,
+        libraries=libraries,
+        extra_compile_args=["-std=gnu11", "-Wall", "-Wno-unused-function"],
+    )
+    return builder
+
+
+ffibuilder = build()
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

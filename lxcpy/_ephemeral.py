@@ -1,0 +1,125 @@
+"""``lxcpy.ephemeral()``: a container that exists only inside a with block."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+from lxcpy import _validate
+from lxcpy.container import Container
+from lxcpy.errors import LxcError
+
+__all__ = ["ephemeral"]
+
+
+class ephemeral:  # noqa: N801 - used like a function, as contextlib's are
+    """``with lxcpy.ephemeral("busybox") as c:`` creates a container from a
+    template (or, with ``base=<Container>``, an overlay snapshot clone of a
+    stopped base, which takes milliseconds), starts it, and yields it
+    RUNNING. On leaving the block, normally, by exception or by
+    KeyboardInterrupt, the container is stopped and destroyed.
+
+    ``lxcpath`` defaults to the base's lxcpath, else to the default lxcpath;
+    ``name`` defaults to a fresh ``lxcpy-<hex>``.
+    """
+
+    __slots__ = ("_args", "_backend", "_base", "_config", "_container", "_lxcpath",
+                 "_name", "_template", "_timeout")
+
+    def __init__(
+        self,
+        template: str | None = None,
+        args: Sequence[str] = (),
+        *,
+        base: Container | None = None,
+        config: Mapping[str, str] | None = None,
+        lxcpath: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        backend: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        if (template is None) == (base is None):
+            raise TypeError("ephemeral() takes a template or base=<Container>, not both")
+        if base is not None and not isinstance(base, Container):
+            raise TypeError(f"base must be a lxcpy.Container, not {type(base).__name__}")
+        if template is not None:
+            _validate.text(template, "template")
+        self._template = template
+        self._args = _validate.strings(args, "args")
+        self._base = base
+        self._config = dict(config or {})
+        if lxcpath is not None:
+            lxcpath = _validate.path(lxcpath, "lxcpath")
+        elif base is not None:
+            lxcpath = base.lxcpath
+        self._lxcpath = lxcpath
+        self._name = _validate.name(name) if name is not None else f"lxcpy-{secrets.token_hex(6)}"
+        self._backend = backend
+        self._timeout = _validate.timeout(timeout, allow_none=False)
+        self._container: Container | None = None
+
+    def __enter__(self) -> Container:
+        if self._container is not None:
+            raise RuntimeError("ephemeral() is not reentrant")
+        try:
+            if self._base is not None:
+                c = self._base.clone(
+                    self._name, lxcpath=self._lxcpath, snapshot=True, backend=self._backend
+                )
+                self._container = c
+                for key, value in self._config.items():
+                    c.config[key] = value
+                if self._config:
+                    c.config.save()
+            else:
+                c = Container(self._name, self._lxcpath)
+                self._container = c
+                c.create(self._template, self._args, backend=self._backend, config=self._config)
+            assert self._timeout is not None
+            c.start(timeout=self._timeout)
+        except BaseException:
+            self._cleanup()
+            raise
+        return c
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        c, self._container = self._container, None
+        if c is None:
+            return
+        # A second Ctrl-C must not leave the container behind: hold SIGINT
+        # off while cleaning up (only possible from the main thread).
+        old = _block_sigint()
+        try:
+            if c.defined:
+                if c.running:
+                    c.stop()
+                c.destroy(snapshots=True)
+        except LxcError:
+            if c.defined:
+                raise
+        finally:
+            c.close()
+            _restore_sigint(old)
+
+
+def _block_sigint() -> set[signal.Signals] | None:
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (ValueError, OSError):
+        return None
+
+
+def _restore_sigint(old: set[signal.Signals] | None) -> None:
+    if old is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -1,0 +1,298 @@
+"""The thin layer: the one module that touches the cffi extension.
+
+Everything that crosses into C goes through here, so encoding, NULL checks
+and buffer sizing can be audited in one file. Functions take and return
+Python values; they report failure by their return value (``False``,
+``None``, a negative number) and leave the choice of exception to the
+caller. Strings are UTF-8 both ways; paths use ``os.fsencode``/``os.fsdecode``.
+Nothing here validates names: the Pythonic layer does that before calling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lxcpy._lxc import ffi, lib  # type: ignore[import-not-found,unused-ignore]
+
+# A struct lxcpy_handle* with ffi.gc attached. Opaque to every other module.
+Handle = Any
+
+CLONE_KEEPNAME: int = lib.LXC_CLONE_KEEPNAME
+CLONE_KEEPMACADDR: int = lib.LXC_CLONE_KEEPMACADDR
+CLONE_SNAPSHOT: int = lib.LXC_CLONE_SNAPSHOT
+CLONE_MAYBE_SNAPSHOT: int = lib.LXC_CLONE_MAYBE_SNAPSHOT
+LIST_DEFINED: int = lib.LXCPY_LIST_DEFINED
+LIST_ACTIVE: int = lib.LXCPY_LIST_ACTIVE
+
+
+# -- encoding -------------------------------------------------------------
+
+
+def enc(value: str) -> bytes:
+    """UTF-8 for C; a NUL would silently cut the string short, so refuse it."""
+    data = value.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError(f"embedded NUL character in {value!r}")
+    return data
+
+
+def enc_path(value: str | os.PathLike[str]) -> bytes:
+    data = os.fsencode(value)
+    if b"\0" in data:
+        raise ValueError(f"embedded NUL character in path {value!r}")
+    return data
+
+
+def _opt(value: bytes | None) -> Any:
+    return ffi.NULL if value is None else value
+
+
+def _str(ptr: Any) -> str | None:
+    """Copy a borrowed C string (not freed here)."""
+    if ptr == ffi.NULL:
+        return None
+    return str(ffi.string(ptr).decode("utf-8", "replace"))
+
+
+def _take_str(ptr: Any) -> str | None:
+    """Copy a C string that liblxc malloc'ed for us, and free it."""
+    if ptr == ffi.NULL:
+        return None
+    try:
+        return str(ffi.string(ptr).decode("utf-8", "replace"))
+    finally:
+        lib.lxcpy_free(ptr)
+
+
+def _argv(args: list[bytes]) -> tuple[Any, list[Any]]:
+    """A NULL-terminated char*[]; the second item keeps the strings alive."""
+    keep = [ffi.new("char[]", a) for a in args]
+    return ffi.new("char *[]", [*keep, ffi.NULL]), keep
+
+
+def errno() -> int:
+    return int(ffi.errno)
+
+
+# -- module level ---------------------------------------------------------
+
+
+def version() -> str:
+    return _str(lib.lxcpy_version()) or ""
+
+
+def has_api_extension(name: str) -> bool:
+    return bool(lib.lxcpy_has_api_extension(enc(name)))
+
+
+def config_item_supported(key: str) -> bool:
+    return bool(lib.lxcpy_config_item_supported(enc(key)))
+
+
+def global_config_item(key: str) -> str | None:
+    return _str(lib.lxcpy_global_config_item(enc(key)))
+
+
+def log_setup(level: str) -> int:
+    return int(lib.lxcpy_log_setup(enc(level)))
+
+
+def list_containers(lxcpath: bytes, which: int) -> list[str] | None:
+    out = ffi.new("char ***")
+    n = lib.lxcpy_list(lxcpath, which, out)
+    if n < 0:
+        return None
+    try:
+        return [ffi.string(out[0][i]).decode("utf-8", "replace") for i in range(n)]
+    finally:
+        lib.lxcpy_free_strv(out[0])
+
+
+# -- handles --------------------------------------------------------------
+
+
+def _own(h: Any) -> Handle | None:
+    if h == ffi.NULL:
+        return None
+    return ffi.gc(h, lib.lxcpy_handle_free)
+
+
+def handle_new(name: str, lxcpath: bytes) -> Handle | None:
+    return _own(lib.lxcpy_handle_new(enc(name), lxcpath))
+
+
+def handle_free(h: Handle) -> None:
+    """Release now; the gc safety net is detached first, so never twice."""
+    ffi.gc(h, None)
+    lib.lxcpy_handle_free(h)
+
+
+def log_fd(h: Handle) -> int:
+    return int(h.logfd)
+
+
+def log_attach(h: Handle) -> bool:
+    return bool(lib.lxcpy_log_attach(h) == 0)
+
+
+def error_string(h: Handle) -> tuple[int, str | None]:
+    return int(lib.lxcpy_error_num(h.c)), _str(lib.lxcpy_error_string(h.c))
+
+
+# -- state ----------------------------------------------------------------
+
+
+def is_defined(h: Handle) -> bool:
+    return bool(lib.lxcpy_is_defined(h.c))
+
+
+def is_running(h: Handle) -> bool:
+    return bool(lib.lxcpy_is_running(h.c))
+
+
+def state(h: Handle) -> str:
+    return _str(lib.lxcpy_state(h.c)) or "STOPPED"
+
+
+def init_pid(h: Handle) -> int:
+    return int(lib.lxcpy_init_pid(h.c))
+
+
+def config_file_name(h: Handle) -> str | None:
+    p = lib.lxcpy_config_file_name(h.c)
+    if p == ffi.NULL:
+        return None
+    try:
+        return os.fsdecode(ffi.string(p))
+    finally:
+        lib.lxcpy_free(p)
+
+
+def config_path(h: Handle) -> str | None:
+    p = lib.lxcpy_config_path(h.c)
+    return None if p == ffi.NULL else os.fsdecode(ffi.string(p))
+
+
+# -- configuration ----------------------------------------------------------
+
+
+def load_config(h: Handle, path: bytes | None) -> bool:
+    return bool(lib.lxcpy_load_config(h.c, _opt(path)))
+
+
+def save_config(h: Handle, path: bytes | None) -> bool:
+    return bool(lib.lxcpy_save_config(h.c, _opt(path)))
+
+
+def clear_config(h: Handle) -> None:
+    lib.lxcpy_clear_config(h.c)
+
+
+def set_config_item(h: Handle, key: str, value: str) -> bool:
+    return bool(lib.lxcpy_set_config_item(h.c, enc(key), enc(value)))
+
+
+def clear_config_item(h: Handle, key: str) -> bool:
+    return bool(lib.lxcpy_clear_config_item(h.c, enc(key)))
+
+
+def _sized(call: Any, h: Handle, key: bytes) -> str | None:
+    """liblxc's two-call buffer protocol, in one place: ask for the size,
+    then fill a buffer one larger. None when liblxc refuses the key."""
+    for _ in range(4):
+        n = call(h.c, key, ffi.NULL, 0)
+        if n < 0:
+            return None
+        buf = ffi.new("char[]", n + 1)
+        m = call(h.c, key, buf, n + 1)
+        if m < 0:
+            return None
+        if m <= n:  # the value did not grow between the two calls
+            return str(ffi.string(buf, m).decode("utf-8", "replace"))
+    return None
+
+
+def get_config_item(h: Handle, key: str) -> str | None:
+    return _sized(lib.lxcpy_get_config_item, h, enc(key))
+
+
+def get_keys(h: Handle, prefix: str | None) -> str | None:
+    return _sized(lib.lxcpy_get_keys, h, ffi.NULL if prefix is None else enc(prefix))
+
+
+def get_running_config_item(h: Handle, key: str) -> str | None:
+    return _take_str(lib.lxcpy_get_running_config_item(h.c, enc(key)))
+
+
+# -- lifecycle ----------------------------------------------------------------
+
+
+def create(
+    h: Handle,
+    template: str | None,
+    backend: str | None,
+    args: list[str],
+    outfd: int,
+) -> int:
+    argv, _keep = _argv([enc(a) for a in args])
+    return int(
+        lib.lxcpy_create(
+            h.c,
+            _opt(None if template is None else enc(template)),
+            _opt(None if backend is None else enc(backend)),
+            0,
+            argv,
+            outfd,
+        )
+    )
+
+
+def start(h: Handle, use_init: bool, cmd: list[bytes] | None) -> int:
+    if cmd is None:
+        return int(lib.lxcpy_start(h.c, int(use_init), ffi.NULL))
+    argv, _keep = _argv(cmd)
+    return int(lib.lxcpy_start(h.c, int(use_init), argv))
+
+
+def stop(h: Handle) -> bool:
+    return bool(lib.lxcpy_stop(h.c))
+
+
+def shutdown(h: Handle, timeout: int) -> bool:
+    return bool(lib.lxcpy_shutdown(h.c, timeout))
+
+
+def reboot(h: Handle, timeout: int) -> int:
+    return int(lib.lxcpy_reboot(h.c, timeout))
+
+
+def freeze(h: Handle) -> bool:
+    return bool(lib.lxcpy_freeze(h.c))
+
+
+def unfreeze(h: Handle) -> bool:
+    return bool(lib.lxcpy_unfreeze(h.c))
+
+
+def wait(h: Handle, state: str, timeout: int) -> bool:
+    return bool(lib.lxcpy_wait(h.c, enc(state), timeout))
+
+
+def destroy(h: Handle, with_snapshots: bool) -> bool:
+    return bool(lib.lxcpy_destroy(h.c, with_snapshots))
+
+
+def rename(h: Handle, new_name: str) -> bool:
+    return bool(lib.lxcpy_rename(h.c, enc(new_name)))
+
+
+def clone(
+    h: Handle, new_name: str, lxcpath: bytes | None, flags: int, backend: str | None
+) -> Handle | None:
+    c = lib.lxcpy_clone(
+        h.c, enc(new_name), _opt(lxcpath), flags, _opt(None if backend is None else enc(backend))
+    )
+    if c == ffi.NULL:
+        return None
+    return _own(lib.lxcpy_handle_wrap(c))

@@ -1,0 +1,461 @@
+"""The Container class: one liblxc handle and the container's lifecycle."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from lxcpy import _ffi, _validate
+from lxcpy._check import LogCapture, Operation
+from lxcpy._system import default_lxcpath
+from lxcpy.config import Config, validated_items
+from lxcpy.errors import (
+    AlreadyDefinedError,
+    AlreadyRunningError,
+    LxcError,
+    NotDefinedError,
+    NotRunningError,
+    StopTimeoutError,
+    UnsupportedError,
+)
+from lxcpy.state import State
+
+__all__ = ["Container"]
+
+_DEFAULT_TIMEOUT = 30.0
+# How long one blocking liblxc wait may run before Python looks at signals
+# (KeyboardInterrupt) again.
+_WAIT_SLICE = 1
+
+
+class Container:
+    """A handle on one container, defined or not, in one lxcpath.
+
+    The object owns one liblxc reference. ``close()`` releases it, and so
+    do leaving ``with`` and garbage collection; closing never stops or
+    destroys the container. After ``close()`` every operation raises
+    ``ValueError``, like a closed file.
+    """
+
+    __slots__ = ("__weakref__", "_capture", "_h", "_lxcpath", "_name")
+
+    def __init__(self, name: str, lxcpath: str | os.PathLike[str] | None = None) -> None:
+        self._name = _validate.name(name)
+        self._lxcpath = os.path.abspath(
+            default_lxcpath() if lxcpath is None else _validate.path(lxcpath, "lxcpath")
+        )
+        h = _ffi.handle_new(self._name, _ffi.enc_path(self._lxcpath))
+        if h is None:
+            err = _ffi.errno()
+            raise LxcError(
+                f"liblxc could not open a handle: {os.strerror(err)}",
+                container=self._name,
+                operation="open",
+                errno=err,
+            )
+        self._adopt(h)
+        if not _ffi.is_defined(h):
+            self._load_defaults()
+
+    @classmethod
+    def _from_handle(cls, h: _ffi.Handle, name: str, lxcpath: str) -> Container:
+        self = cls.__new__(cls)
+        self._name = name
+        self._lxcpath = lxcpath
+        self._adopt(h)
+        return self
+
+    def _adopt(self, h: _ffi.Handle) -> None:
+        self._h: _ffi.Handle | None = h
+        self._capture = LogCapture(_ffi.log_fd(h))
+
+    def _load_defaults(self) -> None:
+        """Start an undefined container's configuration from liblxc's
+        default config (lxc.default_config), as ``lxc-create`` does, so that
+        what the user sets before ``create()`` is applied on top of it."""
+        default = _ffi.global_config_item("lxc.default_config")
+        if default and os.path.isfile(default):
+            _ffi.load_config(self._handle(), _ffi.enc_path(default))
+
+    # -- handle lifetime --------------------------------------------------------
+
+    def _handle(self) -> _ffi.Handle:
+        h = self._h
+        if h is None:
+            raise ValueError(f"I/O operation on closed Container {self._name!r}")
+        return h
+
+    def _op(self, name: str) -> Operation:
+        return Operation(self._capture, self._handle(), self._name, name)
+
+    def close(self) -> None:
+        """Release the liblxc handle (idempotent). The container is untouched."""
+        h, self._h = self._h, None
+        if h is not None:
+            _ffi.handle_free(h)
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    def __enter__(self) -> Container:
+        self._handle()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            return f"<lxcpy.Container {self._name!r} (closed)>"
+        return f"<lxcpy.Container {self._name!r} in {self._lxcpath!r} {self.state.value}>"
+
+    # -- properties -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def lxcpath(self) -> str:
+        return self._lxcpath
+
+    @property
+    def config_file(self) -> str:
+        return _ffi.config_file_name(self._handle()) or os.path.join(
+            self._lxcpath, self._name, "config"
+        )
+
+    @property
+    def defined(self) -> bool:
+        return _ffi.is_defined(self._handle())
+
+    @property
+    def running(self) -> bool:
+        return _ffi.is_running(self._handle())
+
+    @property
+    def state(self) -> State:
+        return State(_ffi.state(self._handle()))
+
+    @property
+    def init_pid(self) -> int | None:
+        pid = _ffi.init_pid(self._handle())
+        return pid if pid > 0 else None
+
+    @property
+    def config(self) -> Config:
+        """The container's configuration as a mapping (see lxcpy.Config)."""
+        self._handle()
+        return Config(self)
+
+    # -- preconditions ------------------------------------------------------------
+
+    def _need_defined(self, operation: str) -> None:
+        if not _ffi.is_defined(self._handle()):
+            raise NotDefinedError(
+                "the container is not defined", container=self._name, operation=operation
+            )
+
+    def _need_running(self, operation: str) -> None:
+        self._need_defined(operation)
+        if not _ffi.is_running(self._handle()):
+            raise NotRunningError(
+                "the container is not running", container=self._name, operation=operation
+            )
+
+    def _need_stopped(self, operation: str) -> None:
+        self._need_defined(operation)
+        if _ffi.is_running(self._handle()):
+            raise AlreadyRunningError(
+                "the container is running", container=self._name, operation=operation
+            )
+
+    def _reload(self) -> None:
+        """Re-read the config file, after work done in a child process or by
+        liblxc replacing its config, and re-arm the log capture."""
+        h = self._handle()
+        _ffi.clear_config(h)
+        _ffi.load_config(h, None)
+        _ffi.log_attach(h)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def create(
+        self,
+        template: str | None = None,
+        args: Sequence[str] = (),
+        *,
+        backend: str | None = None,
+        config: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create the container, with a template (e.g. ``"busybox"``) and its
+        arguments, on a storage backend (``"dir"`` by default).
+
+        ``config`` items are applied before creating, on top of liblxc's
+        default config. The template runs quietly; what it printed is kept
+        in ``CreateError.output`` if creating fails. A failed create leaves
+        nothing behind.
+        """
+        if template is not None:
+            _validate.text(template, "template")
+            if template == "":
+                raise ValueError("template must not be empty")
+        argv = _validate.strings(args, "args")
+        if backend is not None:
+            _validate.name(backend, "backend")
+        items = validated_items(config or {})
+        self._handle()
+        if self.defined:
+            raise AlreadyDefinedError(
+                "the container already exists", container=self._name, operation="create"
+            )
+        for key, value in items:
+            self.config[key] = value
+        h = self._handle()
+        out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
+        try:
+            with self._op("create") as op:
+                rc = _ffi.create(h, template, backend, argv, out)
+                if rc != 0 or not _ffi.is_defined(h):
+                    output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
+                    op.fail(_child_failure("creating", rc), output=output)
+        finally:
+            os.close(out)
+        self._reload()
+
+    def start(
+        self,
+        cmd: Sequence[str] | None = None,
+        *,
+        use_init: bool = False,
+        timeout: float = _DEFAULT_TIMEOUT,
+    ) -> None:
+        """Start the container (its init, or ``cmd`` as its init; with
+        ``use_init`` under lxc-init) and return once it is RUNNING.
+
+        The caller's cgroups are left as they were (liblxc's start runs in a
+        short-lived child process).
+        """
+        argv = None if cmd is None else [_ffi.enc(a) for a in _validate.strings(cmd, "cmd")]
+        if argv is not None and not argv:
+            raise ValueError("cmd must not be empty")
+        limit = _validate.timeout(timeout, allow_none=False)
+        assert limit is not None
+        self._need_stopped("start")
+        with self._op("start") as op:
+            rc = _ffi.start(self._handle(), use_init, argv)
+            if rc != 0:
+                op.fail(_child_failure("starting", rc))
+            if not self._wait_state(State.RUNNING, limit):
+                op.fail(f"the container did not reach RUNNING within {limit:g} s")
+
+    def stop(self) -> None:
+        """Kill the container (SIGKILL to its init) and wait until it stopped."""
+        self._need_running("stop")
+        with self._op("stop") as op:
+            if not _ffi.stop(self._handle()):
+                op.fail("liblxc could not stop the container")
+
+    def shutdown(self, timeout: float = _DEFAULT_TIMEOUT, *, force: bool = False) -> None:
+        """Ask the container's init to halt and wait up to ``timeout`` seconds.
+
+        If it has not stopped by then: with ``force``, kill it (``stop()``);
+        otherwise raise ``StopTimeoutError`` (a ``TimeoutError``).
+        """
+        limit = _validate.timeout(timeout, allow_none=False)
+        assert limit is not None
+        self._need_running("shutdown")
+        with self._op("shutdown") as op:
+            if _ffi.shutdown(self._handle(), _validate.whole_seconds(limit)):
+                return
+            if not _ffi.is_running(self._handle()):
+                return
+            if not force:
+                op.fail(
+                    f"the container did not halt within {limit:g} s", error=StopTimeoutError
+                )
+        self.stop()
+
+    def reboot(self, timeout: float = _DEFAULT_TIMEOUT) -> None:
+        """Ask the container's init to reboot and wait up to ``timeout``
+        seconds for it to be RUNNING again."""
+        limit = _validate.timeout(timeout, allow_none=False)
+        assert limit is not None
+        self._need_running("reboot")
+        with self._op("reboot") as op:
+            rc = _ffi.reboot(self._handle(), _validate.whole_seconds(limit))
+            if rc < 0:
+                op.fail("this liblxc cannot reboot with a timeout", error=UnsupportedError)
+            if rc == 0:
+                op.fail(f"the container did not reboot within {limit:g} s")
+
+    def freeze(self) -> None:
+        """Freeze every process of the container."""
+        self._need_running("freeze")
+        with self._op("freeze") as op:
+            if not _ffi.freeze(self._handle()):
+                op.fail("liblxc could not freeze the container")
+
+    def unfreeze(self) -> None:
+        """Thaw a frozen container."""
+        self._need_running("unfreeze")
+        with self._op("unfreeze") as op:
+            if not _ffi.unfreeze(self._handle()):
+                op.fail("liblxc could not unfreeze the container")
+
+    def wait(self, state: State | str, timeout: float | None = None) -> bool:
+        """Wait until the container is in ``state``; like
+        ``threading.Event.wait``, return False if ``timeout`` passed first.
+        (liblxc counts whole seconds, so a wait may run up to a second long.)"""
+        want = _state(state)
+        limit = _validate.timeout(timeout)
+        self._handle()
+        return self._wait_state(want, float("inf") if limit is None else limit)
+
+    def _wait_state(self, want: State, limit: float) -> bool:
+        # Slices of a second, so that KeyboardInterrupt gets through.
+        h = self._handle()
+        deadline = time.monotonic() + limit
+        while True:
+            if _ffi.state(h) == want.value:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if _ffi.wait(h, want.value, min(_WAIT_SLICE, _validate.whole_seconds(left))):
+                return True
+
+    def destroy(self, *, snapshots: bool = False) -> None:
+        """Destroy the stopped container: its config and its storage (and,
+        with ``snapshots``, its snapshots). The handle stays open."""
+        self._need_stopped("destroy")
+        # liblxc's destroy_with_snapshots fails when there is no snapshot
+        # directory at all; there is nothing extra to destroy then.
+        snaps = os.path.join(self._lxcpath, self._name, "snaps")
+        with_snaps = snapshots and os.path.isdir(snaps) and bool(os.listdir(snaps))
+        with self._op("destroy") as op:
+            if not _ffi.destroy(self._handle(), with_snaps):
+                op.fail("liblxc could not destroy the container")
+
+    def rename(self, new_name: str) -> None:
+        """Rename the stopped container; this object then names it."""
+        new = _validate.name(new_name, "new name")
+        self._need_stopped("rename")
+        if os.path.lexists(os.path.join(self._lxcpath, new)):
+            raise AlreadyDefinedError(
+                f"{new!r} already exists in {self._lxcpath}",
+                container=self._name,
+                operation="rename",
+            )
+        with self._op("rename") as op:
+            if not _ffi.rename(self._handle(), new):
+                op.fail(f"liblxc could not rename the container to {new!r}")
+        h = _ffi.handle_new(new, _ffi.enc_path(self._lxcpath))
+        if h is None:
+            raise LxcError(
+                "renamed, but could not open a handle on the new name",
+                container=new,
+                operation="rename",
+            )
+        old = self._h
+        self._name = new
+        self._adopt(h)
+        if old is not None:
+            _ffi.handle_free(old)
+
+    def clone(
+        self,
+        new_name: str,
+        *,
+        lxcpath: str | os.PathLike[str] | None = None,
+        snapshot: bool = False,
+        backend: str | None = None,
+        keep_name: bool = False,
+        keep_mac: bool = False,
+    ) -> Container:
+        """Copy the stopped container to ``new_name`` (in ``lxcpath``, by
+        default this one's) and return a handle on the copy.
+
+        With ``snapshot``, the copy is a copy-on-write snapshot; for a
+        directory-backed container it is an overlay (``backend="overlay"``
+        by default then).
+        """
+        new = _validate.name(new_name, "new name")
+        dest = os.path.abspath(
+            self._lxcpath if lxcpath is None else _validate.path(lxcpath, "lxcpath")
+        )
+        if backend is not None:
+            _validate.name(backend, "backend")
+        self._need_defined("clone")
+        if os.path.lexists(os.path.join(dest, new)):
+            raise AlreadyDefinedError(
+                f"{new!r} already exists in {dest}", container=self._name, operation="clone"
+            )
+        flags = 0
+        if snapshot:
+            flags |= _ffi.CLONE_SNAPSHOT
+            if backend is None and self.config.get("lxc.rootfs.path", "").startswith("dir:"):
+                backend = "overlay"
+        if keep_name:
+            flags |= _ffi.CLONE_KEEPNAME
+        if keep_mac:
+            flags |= _ffi.CLONE_KEEPMACADDR
+        with self._op("clone") as op:
+            h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
+            if h is None:
+                op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
+        return Container._from_handle(h, new, dest)
+
+    # -- context managers -------------------------------------------------------------
+
+    @contextmanager
+    def started(self, timeout: float = _DEFAULT_TIMEOUT) -> Iterator[Container]:
+        """``with c.started():`` the container is RUNNING inside the block;
+        on leaving (normally, by exception or by KeyboardInterrupt) the state
+        found on entry is restored: a stopped container is stopped again, a
+        frozen one frozen again, a running one left running."""
+        _validate.timeout(timeout, allow_none=False)
+        found = self.state
+        if found is State.FROZEN:
+            self.unfreeze()
+        elif found is not State.RUNNING:
+            self._need_defined("start")
+            self.start(timeout=timeout)
+        try:
+            yield self
+        finally:
+            if found is State.FROZEN:
+                if self.running:
+                    self.freeze()
+            elif found is not State.RUNNING and self.running:
+                self.stop()
+
+
+def _state(value: Any) -> State:
+    if isinstance(value, State):
+        return value
+    if isinstance(value, str):
+        try:
+            return State(value.upper())
+        except ValueError:
+            pass
+    raise ValueError(f"not a container state: {value!r}")
+
+
+def _child_failure(doing: str, rc: int) -> str:
+    if rc < 0:
+        return f"{doing} failed: {os.strerror(-rc)}"
+    if rc > 128:
+        return f"{doing} failed: the worker process died of signal {rc - 128}"
+    return f"{doing} failed"
+

@@ -1,0 +1,172 @@
+"""lxcpy's exceptions.
+
+Every failure is an exception; no method reports failure by returning
+False. Each carries the container it concerns, the operation that failed
+and ``details``: the lines liblxc itself logged while the call ran, which
+usually hold the real reason (a missing bridge, a template error...).
+Classes mix in a builtin where the meaning matches, so ``except
+LookupError`` or ``except NotImplementedError`` catch what they should.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = [
+    "AlreadyDefinedError",
+    "AlreadyRunningError",
+    "AttachError",
+    "CgroupError",
+    "CheckpointError",
+    "CloneError",
+    "ConfigError",
+    "CreateError",
+    "DestroyError",
+    "FreezeError",
+    "LxcError",
+    "NotDefinedError",
+    "NotRunningError",
+    "RebootError",
+    "RenameError",
+    "SnapshotError",
+    "StartError",
+    "StopError",
+    "StopTimeoutError",
+    "UnsupportedError",
+]
+
+# "lxcpy name 20261129021306.292 ERROR    network - file.c:func:711 - reason"
+_LOG_LINE = re.compile(r"^\S+(?: \S+)? \d{8,}\.\d+ +([A-Z]+) +\S+ - \S+:\S+:\d+ - (.*)$")
+
+
+def log_reason(line: str) -> str:
+    """The message part of one liblxc log line (the line itself if its
+    shape is unknown)."""
+    m = _LOG_LINE.match(line)
+    return m.group(2) if m else line
+
+
+class LxcError(Exception):
+    """Base class: an operation on a container failed.
+
+    Attributes: ``container`` (its name, or None), ``operation`` (e.g.
+    "start"), ``details`` (liblxc's own log lines for the failing call),
+    ``errno`` (an errno value where one was known, else None).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        container: str | None = None,
+        operation: str | None = None,
+        details: Sequence[str] = (),
+        errno: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.container = container
+        self.operation = operation
+        self.details = list(details)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        parts = []
+        if self.container is not None:
+            parts.append(f"container {self.container!r}")
+        if self.operation is not None:
+            parts.append(self.operation)
+        head = ": ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        reasons = list(dict.fromkeys(log_reason(d) for d in self.details))
+        if reasons:
+            text += "\n" + "\n".join(f"  liblxc: {r}" for r in reasons[:8])
+            if len(reasons) > 8:
+                text += f"\n  ... and {len(reasons) - 8} more lines in .details"
+        return text
+
+
+class NotDefinedError(LxcError, LookupError):
+    """The operation needs a defined (created) container."""
+
+
+class AlreadyDefinedError(LxcError, FileExistsError):
+    """create/rename/clone onto a name that already exists."""
+
+
+class NotRunningError(LxcError):
+    """The operation needs a running container."""
+
+
+class AlreadyRunningError(LxcError):
+    """start() on a container that is already running."""
+
+
+class ConfigError(LxcError, ValueError):
+    """An unknown configuration key or an invalid value."""
+
+
+class UnsupportedError(LxcError, NotImplementedError):
+    """This liblxc (or kernel) lacks what the operation needs."""
+
+
+class CreateError(LxcError):
+    """create() failed. ``output`` holds what the template printed."""
+
+    output: str = ""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.output.strip():
+            tail = self.output.strip().splitlines()[-20:]
+            text += "\n  template output:\n" + "\n".join(f"    {ln}" for ln in tail)
+        return text
+
+
+class StartError(LxcError):
+    """start() failed."""
+
+
+class StopError(LxcError):
+    """stop() or shutdown() failed."""
+
+
+class StopTimeoutError(StopError, TimeoutError):
+    """shutdown() ran out of time (and was not told to force a stop)."""
+
+
+class RebootError(LxcError):
+    """reboot() failed."""
+
+
+class FreezeError(LxcError):
+    """freeze() or unfreeze() failed."""
+
+
+class DestroyError(LxcError):
+    """destroy() failed."""
+
+
+class RenameError(LxcError):
+    """rename() failed."""
+
+
+class CloneError(LxcError):
+    """clone() failed."""
+
+
+class SnapshotError(LxcError):
+    """A snapshot operation failed."""
+
+
+class AttachError(LxcError):
+    """Attaching to a running container failed."""
+
+
+class CgroupError(LxcError):
+    """Reading or writing a cgroup value failed."""
+
+
+class CheckpointError(LxcError):
+    """checkpoint() or restore() failed."""
