@@ -228,7 +228,11 @@ class Container:
                 rc = _ffi.create(h, template, backend, argv, out)
                 if rc != 0 or not _ffi.is_defined(h):
                     output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
-                    op.fail(_child_failure("creating", rc), output=output)
+                    what = f"from template {template!r}" if template else "without a template"
+                    op.fail(
+                        _child_failure(f"liblxc could not create the container {what}", rc),
+                        output=output,
+                    )
         finally:
             os.close(out)
         self._reload()
@@ -255,7 +259,7 @@ class Container:
         with self._op("start") as op:
             rc = _ffi.start(self._handle(), use_init, argv)
             if rc != 0:
-                op.fail(_child_failure("starting", rc))
+                op.fail(_child_failure("liblxc could not start the container", rc))
             if not self._wait_state(State.RUNNING, limit):
                 op.fail(f"the container did not reach RUNNING within {limit:g} s")
 
@@ -404,7 +408,8 @@ class Container:
         flags = 0
         if snapshot:
             flags |= _ffi.CLONE_SNAPSHOT
-            if backend is None and self.config.get("lxc.rootfs.path", "").startswith("dir:"):
+            rootfs = self.config.get("lxc.rootfs.path", "")
+            if backend is None and (rootfs.startswith(("dir:", "/"))):
                 backend = "overlay"
         if keep_name:
             flags |= _ffi.CLONE_KEEPNAME
@@ -426,16 +431,18 @@ class Container:
         frozen one frozen again, a running one left running."""
         _validate.timeout(timeout, allow_none=False)
         found = self.state
-        if found is State.FROZEN:
-            self.unfreeze()
-        elif found is not State.RUNNING:
-            self._need_defined("start")
-            self.start(timeout=timeout)
         try:
+            if found is State.FROZEN:
+                self.unfreeze()
+            elif found is not State.RUNNING:
+                self._need_defined("start")
+                self.start(timeout=timeout)
             yield self
         finally:
+            # Also reached when starting was interrupted (KeyboardInterrupt
+            # between liblxc's start and our return).
             if found is State.FROZEN:
-                if self.running:
+                if self.running and self.state is not State.FROZEN:
                     self.freeze()
             elif found is not State.RUNNING and self.running:
                 self.stop()
@@ -452,10 +459,11 @@ def _state(value: Any) -> State:
     raise ValueError(f"not a container state: {value!r}")
 
 
-def _child_failure(doing: str, rc: int) -> str:
+def _child_failure(what: str, rc: int) -> str:
+    """Describe a failure reported by a shim function that worked in a child."""
     if rc < 0:
-        return f"{doing} failed: {os.strerror(-rc)}"
+        return f"{what}: {os.strerror(-rc)}"
     if rc > 128:
-        return f"{doing} failed: the worker process died of signal {rc - 128}"
-    return f"{doing} failed"
+        return f"{what}: its worker process died of signal {rc - 128}"
+    return what
 

@@ -7,47 +7,21 @@ temporary lxcpath, stopped and destroyed after the test whatever happened.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers import (  # noqa: F401 - re-exported for the tests
+    NO_NET,
+    _reap_lxcpath,
+    cgroup_v2_only,
+    have_command,
+    make_lxcpath,
+    open_fds,
+    run_example,
+    zombies,
+)
 
 import lxcpy
-
-# Network-less containers: there is no bridge on test machines.
-NO_NET = {"lxc.net.0.type": "empty"}
-
-
-def _reap_lxcpath(path: str) -> None:
-    """Stop and destroy every container in path, then remove it."""
-    if not os.path.isdir(path):
-        return
-    names = lxcpy.list_containers(path)
-    # Clones before their bases: a base with overlay clones cannot go first.
-    for _ in range(3):
-        for name in names:
-            try:
-                with lxcpy.Container(name, path) as c:
-                    if c.running or c.state is lxcpy.State.FROZEN:
-                        if c.state is lxcpy.State.FROZEN:
-                            c.unfreeze()
-                        c.stop()
-                    if c.defined:
-                        c.destroy(snapshots=True)
-            except lxcpy.LxcError:
-                pass
-        names = lxcpy.list_containers(path)
-        if not names:
-            break
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def make_lxcpath(prefix: str = "lxcpy-test-") -> str:
-    return tempfile.mkdtemp(prefix=prefix)
 
 
 @pytest.fixture(scope="session")
@@ -97,44 +71,3 @@ def running(container: lxcpy.Container) -> lxcpy.Container:
     return container
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def zombies() -> int:
-    """Zombie children of this process."""
-    me = os.getpid()
-    n = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] == "Z" and int(fields[1]) == me:
-            n += 1
-    return n
-
-
-def have_command(name: str) -> bool:
-    return shutil.which(name) is not None
-
-
-def cgroup_v2_only() -> bool:
-    return not any(
-        line.split(":")[1] for line in Path("/proc/self/cgroup").read_text().splitlines()
-    )
-
-
-def run_example(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    import sys
-
-    return subprocess.run(
-        [sys.executable, str(path), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
