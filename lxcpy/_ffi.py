@@ -442,7 +442,9 @@ def snapshot_list(h: Handle) -> list[tuple[str, str | None, str | None, str]] | 
 
 def snapshot_restore(h: Handle, name: str, new_name: str | None) -> bool:
     return bool(
-        lib.lxcpy_snapshot_restore(h.c, enc(name), _opt(None if new_name is None else enc(new_name)))
+        lib.lxcpy_snapshot_restore(
+            h.c, enc(name), _opt(None if new_name is None else enc(new_name))
+        )
     )
 
 
