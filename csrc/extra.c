@@ -63,7 +63,10 @@ int lxcpy_mount(struct lxc_container *c, const char *source, const char *target,
 
 	if (!lxc_has_api_extension("mount_injection"))
 		return -ENOSYS;
-	return c->mount(c, source, target, fstype, flags, data, &mnt) < 0 ? -1 : 0;
+	int ret = c->mount(c, source, target, fstype, flags, data, &mnt);
+
+	/* -EINVAL: no shmounts directory configured; -1: a failure logged. */
+	return ret < 0 ? (ret == -EINVAL ? ret : -1) : 0;
 #else
 	return -ENOSYS;
 #endif

@@ -30,7 +30,8 @@ bool lxcpy_attach_interface(struct lxc_container *c, const char *dev, const char
 bool lxcpy_detach_interface(struct lxc_container *c, const char *dev, const char *dst);
 
 /* devices and mounts (mount/umount: 0, -1 on failure, -ENOSYS without
- * the mount_injection API extension). */
+ * the mount_injection API extension; mount: -EINVAL without a shmounts
+ * directory in the container's config). */
 bool lxcpy_add_device_node(struct lxc_container *c, const char *src, const char *dst);
 bool lxcpy_remove_device_node(struct lxc_container *c, const char *src, const char *dst);
 int lxcpy_mount(struct lxc_container *c, const char *source, const char *target,

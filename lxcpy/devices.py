@@ -64,13 +64,6 @@ def _flags(value: object) -> int:
     return value
 
 
-def _shmounts(c: Container) -> bool:
-    """liblxc injects mounts through the shared directory that
-    ``lxc.mount.auto = shmounts:<host path>[:<container path>]`` names."""
-    auto = c.config.get_list("lxc.mount.auto")
-    return any(tok.startswith("shmounts:") for v in auto for tok in v.split())
-
-
 def mount(
     c: Container,
     source: object,
@@ -98,11 +91,6 @@ def mount(
         needed = "mount_injection_file" if is_file else "mount_injection"
         if not _ffi.has_api_extension(needed):
             o.fail(f"this liblxc lacks the {needed} API extension", error=UnsupportedError)
-        if not _shmounts(c):
-            o.fail(
-                "mounting into a running container needs "
-                "'lxc.mount.auto = shmounts:<host dir>' in its config (set before start)"
-            )
         rc = _ffi.mount(
             c._handle(),
             None if src is None else _ffi.enc_path(src),
@@ -113,6 +101,11 @@ def mount(
         )
         if rc == -errno.ENOSYS:  # the shim's fallback
             o.fail("this liblxc cannot mount into a running container", error=UnsupportedError)
+        if rc == -errno.EINVAL:
+            o.fail(
+                "mounting into a running container needs "
+                "'lxc.mount.auto = shmounts:<host dir>' in its config (set before start)"
+            )
         if rc != 0:
             o.fail(f"liblxc could not mount {src or fstype!r} on {tgt!r}")
 
