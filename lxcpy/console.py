@@ -25,6 +25,15 @@ def _close(fd: int) -> None:
         os.close(fd)
 
 
+class _Reservation:
+    """Holds liblxc's tty reservation socket; closed when this is collected."""
+
+    __slots__ = ("__weakref__", "finalizer")
+
+    def __init__(self, sock: int) -> None:
+        self.finalizer = weakref.finalize(self, _close, sock)
+
+
 class Console(tuple[int, int]):
     """``(fd, ttynum)`` from ``console_getfd()``: ``fd`` is the tty's pty
     master (read the container's output from it, write its input to it),
@@ -37,11 +46,11 @@ class Console(tuple[int, int]):
     socket, never an ``fd`` the caller may still be using.
     """
 
-    _finalizer: weakref.finalize[[int], Console]
+    _reservation: _Reservation
 
     def __new__(cls, fd: int, ttynum: int, sock: int) -> Console:
         self = super().__new__(cls, (fd, ttynum))
-        self._finalizer = weakref.finalize(self, _close, sock)
+        self._reservation = _Reservation(sock)
         return self
 
     @property
@@ -54,13 +63,13 @@ class Console(tuple[int, int]):
 
     def close(self) -> None:
         """Close the pty master and release the tty (idempotent)."""
-        if self._finalizer.alive:
-            self._finalizer()
+        if self._reservation.finalizer.alive:
+            self._reservation.finalizer()
             _close(self.fd)
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._reservation.finalizer.alive
 
     def __enter__(self) -> Console:
         return self

@@ -517,8 +517,10 @@ class Container:
         return _console.console_getfd(self, tty)
 
     def console_log(self, *, clear: bool = False, max_bytes: int | None = None) -> bytes:
-        """What the console ring buffer holds (``lxc.console.buffer.size``);
-        with ``clear``, empty it after reading."""
+        """The console output not read yet from the ring buffer
+        (``lxc.console.buffer.size``): reading consumes it, as liblxc does;
+        ``max_bytes`` reads at most that much; ``clear`` empties the whole
+        buffer after reading. b"" when there is nothing new."""
         return _console.console_log(self, clear, max_bytes)
 
     def snapshot(self, comment: str | None = None) -> str:
