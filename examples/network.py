@@ -28,7 +28,9 @@ def _host_has(name: str) -> bool:
 def main() -> None:
     lxcpath = tempfile.mkdtemp(prefix="lxcpy-example-")
     # a dummy interface, or a veth pair where the kernel has no dummy driver
-    if subprocess.run(["ip", "link", "add", HOST_IF, "type", "dummy"], capture_output=True).returncode:
+    if subprocess.run(
+        ["ip", "link", "add", HOST_IF, "type", "dummy"], capture_output=True
+    ).returncode:
         subprocess.run(
             ["ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", HOST_IF + "p"],
             check=True,

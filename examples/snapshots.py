@@ -27,7 +27,10 @@ def main() -> None:
                 for s in c.snapshots():
                     print(f"{s.name}: {s.comment!r} at {s.timestamp}")
                 c.restore_snapshot(name).close()  # over the container itself
-                print("motd after restore exists:", os.path.exists(os.path.join(rootfs, "etc", "motd")))
+                print(
+                    "motd after restore exists:",
+                    os.path.exists(os.path.join(rootfs, "etc", "motd")),
+                )
             finally:
                 c.destroy(snapshots=True)
     finally:

@@ -88,7 +88,12 @@ def test_cgroup_bad_keys_refused(running: lxcpy.Container, key: object, exc: typ
 def test_cgroup_bad_values_refused(running: lxcpy.Container) -> None:
     key = _memory_limit_key()
     before = running.cgroup[key]
-    for value, exc in [("1\n2", ValueError), ("1\0", ValueError), (1.5, TypeError), (True, TypeError)]:
+    for value, exc in [
+        ("1\n2", ValueError),
+        ("1\0", ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+    ]:
         with pytest.raises(exc):
             running.cgroup[key] = value  # type: ignore[assignment]
     assert running.cgroup[key] == before

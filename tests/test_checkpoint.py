@@ -13,7 +13,9 @@ import lxcpy
 from lxcpy.checkpoint import criu_problem
 
 
-def test_checkpoint_restore_round_trip(running: lxcpy.Container, tmp_path: os.PathLike[str]) -> None:
+def test_checkpoint_restore_round_trip(
+    running: lxcpy.Container, tmp_path: os.PathLike[str]
+) -> None:
     problem = criu_problem()
     if problem is not None:
         pytest.skip(problem)

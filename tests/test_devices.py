@@ -67,9 +67,8 @@ def test_device_node_not_running(container: lxcpy.Container, dev: str) -> None:
 
 
 def test_device_node_not_defined(lxcpath: str, dev: str) -> None:
-    with lxcpy.Container("ghost", lxcpath) as c:
-        with pytest.raises(lxcpy.NotDefinedError):
-            c.add_device_node(dev)
+    with lxcpy.Container("ghost", lxcpath) as c, pytest.raises(lxcpy.NotDefinedError):
+        c.add_device_node(dev)
     assert os.listdir(lxcpath) == []
 
 
@@ -91,9 +90,7 @@ def shared_dir() -> Iterator[str]:
 
 
 @pytest.fixture
-def mountct(
-    base: lxcpy.Container, lxcpath: str, shared_dir: str
-) -> Iterator[lxcpy.Container]:
+def mountct(base: lxcpy.Container, lxcpath: str, shared_dir: str) -> Iterator[lxcpy.Container]:
     c = base.clone("mnt", lxcpath=lxcpath, snapshot=True)
     try:
         c.config.append("lxc.mount.auto", f"shmounts:{shared_dir}:/dev/.lxc-mounts")

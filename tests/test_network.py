@@ -132,8 +132,14 @@ def test_attach_missing_interface(netct: lxcpy.Container) -> None:
 
 
 def test_network_refuses_bad_names(netct: lxcpy.Container) -> None:
-    for bad, exc in [("", ValueError), ("a b", ValueError), ("x" * 16, ValueError),
-                     ("a\0", ValueError), (5, TypeError), ("..", ValueError)]:
+    for bad, exc in [
+        ("", ValueError),
+        ("a b", ValueError),
+        ("x" * 16, ValueError),
+        ("a\0", ValueError),
+        (5, TypeError),
+        ("..", ValueError),
+    ]:
         with pytest.raises(exc):
             netct.attach_interface(bad)  # type: ignore[arg-type]
         with pytest.raises(exc):

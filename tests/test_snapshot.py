@@ -12,7 +12,8 @@ import pytest
 import lxcpy
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("rsync") is None, reason="rsync is not installed (liblxc needs it for dir snapshots)"
+    shutil.which("rsync") is None,
+    reason="rsync is not installed (liblxc needs it for dir snapshots)",
 )
 
 
@@ -116,8 +117,13 @@ def test_snapshot_failures(dirct: lxcpy.Container, lxcpath: str) -> None:
 
 def test_snapshot_bad_input(dirct: lxcpy.Container, lxcpath: str) -> None:
     before = sorted(os.listdir(lxcpath))
-    for bad, exc in [("", ValueError), ("..", ValueError), ("a/b", ValueError),
-                     ("a\0", ValueError), (0, TypeError)]:
+    for bad, exc in [
+        ("", ValueError),
+        ("..", ValueError),
+        ("a/b", ValueError),
+        ("a\0", ValueError),
+        (0, TypeError),
+    ]:
         with pytest.raises(exc):
             dirct.restore_snapshot(bad)  # type: ignore[arg-type]
         with pytest.raises(exc):
@@ -134,8 +140,13 @@ def test_snapshot_bad_input(dirct: lxcpy.Container, lxcpath: str) -> None:
 
 def test_snapshot_not_defined(lxcpath: str) -> None:
     with lxcpy.Container("ghost", lxcpath) as c:
-        for call in (c.snapshot, c.snapshots, c.destroy_snapshots,
-                     lambda: c.restore_snapshot("snap0"), lambda: c.destroy_snapshot("snap0")):
+        for call in (
+            c.snapshot,
+            c.snapshots,
+            c.destroy_snapshots,
+            lambda: c.restore_snapshot("snap0"),
+            lambda: c.destroy_snapshot("snap0"),
+        ):
             with pytest.raises(lxcpy.NotDefinedError):
                 call()
     assert os.listdir(lxcpath) == []

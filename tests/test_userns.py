@@ -31,7 +31,7 @@ def _root_owns_range(path: str) -> bool:
         parts = line.split(":")
         if len(parts) == 3 and parts[0] in ("root", "0"):
             start, n = int(parts[1]), int(parts[2])
-            if start <= FIRST and FIRST + COUNT <= start + n:
+            if start <= FIRST and start + n >= FIRST + COUNT:
                 return True
     return False
 
