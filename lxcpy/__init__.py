@@ -19,7 +19,10 @@ from lxcpy._system import (
     list_containers,
     lxc_version,
 )
+from lxcpy.cgroup import Cgroup, CgroupLayout, InterfaceStats, Stats, cgroup_layout
+from lxcpy.checkpoint import CriuUnsupportedError
 from lxcpy.config import Config
+from lxcpy.console import Console
 from lxcpy.container import Container
 from lxcpy.errors import (
     AlreadyDefinedError,
@@ -29,10 +32,14 @@ from lxcpy.errors import (
     CheckpointError,
     CloneError,
     ConfigError,
+    ConsoleError,
     CreateError,
     DestroyError,
+    DeviceError,
     FreezeError,
     LxcError,
+    MountError,
+    NetworkError,
     NotDefinedError,
     NotRunningError,
     RebootError,
@@ -43,6 +50,7 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
+from lxcpy.snapshot import Snapshot
 from lxcpy.state import State
 
 __version__ = "0.1.0"
@@ -51,27 +59,39 @@ __all__ = [
     "AlreadyDefinedError",
     "AlreadyRunningError",
     "AttachError",
+    "Cgroup",
     "CgroupError",
+    "CgroupLayout",
     "CheckpointError",
     "CloneError",
     "Config",
     "ConfigError",
+    "Console",
+    "ConsoleError",
     "Container",
     "CreateError",
+    "CriuUnsupportedError",
     "DestroyError",
+    "DeviceError",
     "FreezeError",
+    "InterfaceStats",
     "LxcError",
+    "MountError",
+    "NetworkError",
     "NotDefinedError",
     "NotRunningError",
     "RebootError",
     "RenameError",
+    "Snapshot",
     "SnapshotError",
     "StartError",
     "State",
+    "Stats",
     "StopError",
     "StopTimeoutError",
     "UnsupportedError",
     "__version__",
+    "cgroup_layout",
     "config_item_supported",
     "default_lxcpath",
     "ephemeral",

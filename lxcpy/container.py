@@ -10,9 +10,18 @@ from types import TracebackType
 from typing import Any
 
 from lxcpy import _ffi, _validate
+from lxcpy import cgroup as _cgroup
+from lxcpy import checkpoint as _checkpoint
+from lxcpy import console as _console
+from lxcpy import devices as _devices
+from lxcpy import fds as _fds
+from lxcpy import network as _network
+from lxcpy import snapshot as _snapshot
 from lxcpy._check import LogCapture, Operation
 from lxcpy._system import default_lxcpath
+from lxcpy.cgroup import Cgroup, Stats
 from lxcpy.config import Config, validated_items
+from lxcpy.console import Console
 from lxcpy.errors import (
     AlreadyDefinedError,
     AlreadyRunningError,
@@ -22,6 +31,7 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
+from lxcpy.snapshot import Snapshot
 from lxcpy.state import State
 
 __all__ = ["Container"]
@@ -446,6 +456,123 @@ class Container:
                     self.freeze()
             elif found is not State.RUNNING and self.running:
                 self.stop()
+
+    # -- extras: cgroups, network, devices, console, snapshots, checkpoints ------
+    # Thin methods; the work is in lxcpy.cgroup, .network, .devices,
+    # .console, .snapshot, .checkpoint and .fds.
+
+    @property
+    def cgroup(self) -> Cgroup:
+        """The running container's live cgroup values (see lxcpy.Cgroup)."""
+        self._handle()
+        return Cgroup(self)
+
+    def stats(self) -> Stats:
+        """Memory, CPU time, pids, block I/O and per-interface rx/tx bytes."""
+        return _cgroup.stats(self)
+
+    def interfaces(self) -> list[str]:
+        """Names of the network interfaces inside the running container."""
+        return _network.interfaces(self)
+
+    def ips(
+        self, interface: str | None = None, family: str | int | None = None, scope: int = 0
+    ) -> list[str]:
+        """Addresses inside the running container (of one interface, one
+        family ``"inet"``/``"inet6"``, one IPv6 scope); [] when none."""
+        return _network.ips(self, interface, family, scope)
+
+    def attach_interface(self, dev: str, dst: str | None = None) -> None:
+        """Move the host's interface ``dev`` into the container (named ``dst``)."""
+        _network.attach_interface(self, dev, dst)
+
+    def detach_interface(self, dev: str, dst: str | None = None) -> None:
+        """Move the container's interface ``dev`` back to the host (named ``dst``)."""
+        _network.detach_interface(self, dev, dst)
+
+    def add_device_node(
+        self, src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Create the host's device node inside the container and allow it."""
+        _devices.add_device_node(self, src, dst)
+
+    def remove_device_node(
+        self, src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Remove a device node from the container and deny it."""
+        _devices.remove_device_node(self, src, dst)
+
+    def mount(
+        self,
+        source: str | os.PathLike[str] | None,
+        target: str | os.PathLike[str],
+        fstype: str | None = None,
+        flags: int = 0,
+        data: str | None = None,
+    ) -> None:
+        """Mount into the running container (needs ``lxc.mount.auto =
+        shmounts:<host dir>`` set before start)."""
+        _devices.mount(self, source, target, fstype, flags, data)
+
+    def umount(self, target: str | os.PathLike[str], flags: int = 0) -> None:
+        """Unmount ``target`` inside the running container."""
+        _devices.umount(self, target, flags)
+
+    def console_getfd(self, tty: int = -1) -> Console:
+        """``(fd, ttynum)`` of a tty (-1: the first free one; 0: the console);
+        a ``lxcpy.Console``, whose ``close()`` closes the fd and frees the tty."""
+        return _console.console_getfd(self, tty)
+
+    def console_log(self, *, clear: bool = False, max_bytes: int | None = None) -> bytes:
+        """The console output not read yet from the ring buffer
+        (``lxc.console.buffer.size``): reading consumes it, as liblxc does;
+        ``max_bytes`` reads at most that much; ``clear`` empties the whole
+        buffer after reading. b"" when there is nothing new."""
+        return _console.console_log(self, clear, max_bytes)
+
+    def snapshot(self, comment: str | None = None) -> str:
+        """Snapshot the stopped container; returns the name (``"snap0"``...)."""
+        return _snapshot.snapshot(self, comment)
+
+    def snapshots(self) -> list[Snapshot]:
+        """The container's snapshots, oldest first."""
+        return _snapshot.snapshots(self)
+
+    def restore_snapshot(self, name: str, new_name: str | None = None) -> Container:
+        """Restore a snapshot as ``new_name`` (default: over this container)."""
+        return _snapshot.restore_snapshot(self, name, new_name)
+
+    def destroy_snapshot(self, name: str) -> None:
+        _snapshot.destroy_snapshot(self, name)
+
+    def destroy_snapshots(self) -> None:
+        _snapshot.destroy_snapshots(self)
+
+    def checkpoint(
+        self, directory: str | os.PathLike[str], *, stop: bool = False, verbose: bool = False
+    ) -> None:
+        """Dump the running container with CRIU into ``directory``."""
+        _checkpoint.checkpoint(self, directory, stop, verbose)
+
+    def restore(self, directory: str | os.PathLike[str], *, verbose: bool = False) -> None:
+        """Restore the stopped container from a CRIU dump in ``directory``."""
+        _checkpoint.restore(self, directory, verbose)
+
+    def init_pidfd(self) -> int:
+        """A pidfd of the container's init (the caller closes it)."""
+        return _fds.init_pidfd(self)
+
+    def devpts_fd(self) -> int:
+        """An fd of the container's devpts mount (the caller closes it)."""
+        return _fds.devpts_fd(self)
+
+    def seccomp_notify_fd(self) -> int:
+        """The seccomp notify fd of the running container (the caller closes it)."""
+        return _fds.seccomp_notify_fd(self)
+
+    def may_control(self) -> bool:
+        """Whether this process may control the container."""
+        return _fds.may_control(self)
 
 
 def _state(value: Any) -> State:

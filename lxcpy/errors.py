@@ -21,10 +21,14 @@ __all__ = [
     "CheckpointError",
     "CloneError",
     "ConfigError",
+    "ConsoleError",
     "CreateError",
     "DestroyError",
+    "DeviceError",
     "FreezeError",
     "LxcError",
+    "MountError",
+    "NetworkError",
     "NotDefinedError",
     "NotRunningError",
     "RebootError",
@@ -170,3 +174,19 @@ class CgroupError(LxcError):
 
 class CheckpointError(LxcError):
     """checkpoint() or restore() failed."""
+
+
+class NetworkError(LxcError):
+    """Listing, moving or reading network interfaces failed."""
+
+
+class DeviceError(LxcError):
+    """Adding or removing a device node failed."""
+
+
+class MountError(LxcError):
+    """mount() or umount() into a running container failed."""
+
+
+class ConsoleError(LxcError):
+    """Getting a console or its log failed."""
