@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from lxcpy import network as _network
 from lxcpy import snapshot as _snapshot
 from lxcpy._check import LogCapture, Operation
 from lxcpy._system import default_lxcpath
-from lxcpy.cgroup import Cgroup, Stats
+from lxcpy.cgroup import Cgroup, Stats, cgroup_layout
 from lxcpy.config import Config, validated_items
 from lxcpy.console import Console
 from lxcpy.errors import (
@@ -316,8 +317,15 @@ class Container:
     def freeze(self) -> None:
         """Freeze every process of the container."""
         self._need_running("freeze")
+        h = self._handle()
+        nudger = _FreezeNudger(h) if cgroup_layout().version("freezer") == 1 else None
         with self._op("freeze") as op:
-            if not _ffi.freeze(self._handle()):
+            try:
+                ok = _ffi.freeze(h)
+            finally:
+                if nudger is not None:
+                    nudger.stop()
+            if not ok:
                 op.fail("liblxc could not freeze the container")
 
     def unfreeze(self) -> None:
@@ -573,6 +581,32 @@ class Container:
     def may_control(self) -> bool:
         """Whether this process may control the container."""
         return _fds.may_control(self)
+
+
+class _FreezeNudger:
+    """On a cgroup v1 freezer, liblxc writes FROZEN to freezer.state once
+    and then polls until the cgroup reads FROZEN. A task caught between
+    states when that write happens (busybox init in vfork, right after
+    start) keeps the cgroup FREEZING for good, and liblxc polls forever.
+    Writing FROZEN again makes the kernel retry the stragglers, so while
+    liblxc's freeze runs, this thread writes it again now and then."""
+
+    __slots__ = ("_done", "_thread")
+
+    def __init__(self, h: _ffi.Handle) -> None:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(h,), daemon=True)
+        self._thread.start()
+
+    def _run(self, h: _ffi.Handle) -> None:
+        pause = 0.05
+        while not self._done.wait(pause):
+            _ffi.set_cgroup_item(h, "freezer.state", "FROZEN")
+            pause = min(pause * 2, 0.5)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _state(value: Any) -> State:

@@ -1,0 +1,37 @@
+"""Quickstart: create a busybox container in a temporary lxcpath, start it,
+look at it, stop it and destroy it. Run as root: python3 examples/quickstart.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import lxcpy
+
+
+def main() -> None:
+    print(f"liblxc {lxcpy.lxc_version()}, lxcpy {lxcpy.__version__}")
+    lxcpath = tempfile.mkdtemp(prefix="lxcpy-quickstart-")
+    try:
+        with lxcpy.Container("demo", lxcpath) as c:
+            # No bridge needed: a container with only a loopback interface.
+            c.create("busybox", config={"lxc.net.0.type": "empty"})
+            print(f"created {c.name!r} in {c.lxcpath}: {c.state}")
+            try:
+                c.start()
+                print(f"started: state={c.state}, init pid={c.init_pid}")
+                print(f"containers here: {lxcpy.list_containers(lxcpath)}")
+                c.stop()
+                print(f"stopped: state={c.state}")
+            finally:
+                if c.running:
+                    c.stop()
+                c.destroy()
+                print(f"destroyed: defined={c.defined}")
+    finally:
+        shutil.rmtree(lxcpath, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

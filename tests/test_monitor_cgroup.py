@@ -1,0 +1,43 @@
+"""start() leaves the caller in its own cgroups, and no lxc.monitor.*
+cgroup directory is left once the container stops (liblxc 5.0.2's API
+start moves the calling process into lxc.monitor.<name>)."""
+
+from __future__ import annotations
+
+import glob
+import time
+
+import lxcpy
+
+
+def _own_cgroups() -> str:
+    with open("/proc/self/cgroup") as f:
+        return f.read()
+
+
+def _monitor_dirs(name: str) -> list[str]:
+    pattern = f"lxc.monitor.{name}*"
+    return sorted(
+        glob.glob(f"/sys/fs/cgroup/*/{pattern}") + glob.glob(f"/sys/fs/cgroup/{pattern}")
+        + glob.glob(f"/sys/fs/cgroup/*/*/{pattern}")
+    )
+
+
+def test_start_leaves_caller_cgroups_and_no_monitor_dirs(base: lxcpy.Container,
+                                                          lxcpath: str) -> None:
+    name = "moncg"
+    c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+    try:
+        before = _own_cgroups()
+        for _ in range(5):
+            c.start()
+            assert _own_cgroups() == before
+            assert _monitor_dirs(name), "liblxc creates the monitor cgroup while running"
+            c.stop()
+            assert _own_cgroups() == before
+        deadline = time.monotonic() + 5
+        while _monitor_dirs(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _monitor_dirs(name) == []
+    finally:
+        c.close()
