@@ -5,36 +5,29 @@ Run as root: python3 examples/cgroup_limits.py
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 
 import lxcpy
 
 
 def main() -> None:
-    lxcpath = tempfile.mkdtemp(prefix="lxcpy-example-")
-    try:
-        with lxcpy.Container("limited", lxcpath) as c:
-            c.create("busybox", config={"lxc.net.0.type": "empty"})
-            try:
-                with c.started():
-                    layout = lxcpy.cgroup_layout()
-                    v = layout.version("memory")
-                    mem = {1: "memory.limit_in_bytes", 2: "memory.max"}.get(v or 0)
-                    if mem:
-                        c.cgroup[mem] = str(128 << 20)
-                        print(f"memory limit (cgroup v{v}, {mem}):", c.cgroup[mem])
-                    if layout.version("pids"):
-                        c.cgroup["pids.max"] = "64"
-                        print("pids.max:", c.cgroup["pids.max"])
-                    try:
-                        c.cgroup["memory.no_such_file"]
-                    except lxcpy.CgroupError as e:
-                        print("as expected:", e.message)
-            finally:
-                c.destroy()
-    finally:
-        shutil.rmtree(lxcpath, ignore_errors=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="lxcpy-example-") as lxcpath,
+        lxcpy.ephemeral("busybox", config={"lxc.net.0.type": "empty"}, lxcpath=lxcpath) as c,
+    ):
+        layout = lxcpy.cgroup_layout()
+        v = layout.version("memory")
+        mem = {1: "memory.limit_in_bytes", 2: "memory.max"}.get(v or 0)
+        if mem:
+            c.cgroup[mem] = str(128 << 20)
+            print(f"memory limit (cgroup v{v}, {mem}):", c.cgroup[mem])
+        if layout.version("pids"):
+            c.cgroup["pids.max"] = "64"
+            print("pids.max:", c.cgroup["pids.max"])
+        try:
+            c.cgroup["memory.no_such_file"]
+        except lxcpy.CgroupError as e:
+            print("as expected:", e.message)
 
 
 if __name__ == "__main__":

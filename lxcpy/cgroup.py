@@ -19,7 +19,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._ops import op
 from lxcpy.errors import CgroupError
 
 if TYPE_CHECKING:
@@ -109,7 +108,7 @@ class Cgroup:
         k = _key(key)
         c = self._container
         c._need_running("cgroup")
-        with op(c, "cgroup", CgroupError) as o:
+        with c._op("cgroup", CgroupError) as o:
             value = _ffi.get_cgroup_item(c._handle(), k)
             if value is None:
                 o.fail(f"liblxc could not read the cgroup value {k!r}", key=k)
@@ -124,7 +123,7 @@ class Cgroup:
             raise ValueError(f"value of {k} must not contain a newline: {v!r}")
         c = self._container
         c._need_running("cgroup")
-        with op(c, "cgroup", CgroupError) as o:
+        with c._op("cgroup", CgroupError) as o:
             if not _ffi.set_cgroup_item(c._handle(), k, v):
                 o.fail(f"liblxc could not set the cgroup value {k} = {v!r}", key=k)
 
@@ -251,7 +250,7 @@ def stats(container: Container) -> Stats:
     def get(key: str) -> str | None:
         return _ffi.get_cgroup_item(h, key)
 
-    with op(c, "stats", CgroupError):
+    with c._op("stats", CgroupError):
         mem_v = layout.version("memory")
         usage = limit = None
         if mem_v == 1:

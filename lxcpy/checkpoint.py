@@ -15,7 +15,6 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._ops import op
 from lxcpy.errors import CheckpointError, UnsupportedError
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ def checkpoint(c: Container, directory: object, stop: bool, verbose: bool) -> No
     c._need_running("checkpoint")
     _need_criu(c, "checkpoint")
     os.makedirs(d, exist_ok=True)
-    with op(c, "checkpoint", CheckpointError) as o:
+    with c._op("checkpoint", CheckpointError) as o:
         if not _ffi.checkpoint(c._handle(), _ffi.enc_path(os.path.abspath(d)), stop, verbose):
             o.fail(f"liblxc/CRIU could not checkpoint into {d!r}")
 
@@ -81,7 +80,7 @@ def restore(c: Container, directory: object, verbose: bool) -> None:
         raise FileNotFoundError(2, "no checkpoint directory", d)
     c._need_stopped("restore")
     _need_criu(c, "restore")
-    with op(c, "restore", CheckpointError) as o:
+    with c._op("restore", CheckpointError) as o:
         rc = _ffi.restore(c._handle(), _ffi.enc_path(os.path.abspath(d)), verbose)
         if rc != 0:
             o.fail(f"liblxc/CRIU could not restore from {d!r}")

@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi
-from lxcpy._ops import op
 from lxcpy.errors import ConsoleError, UnsupportedError
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def console_getfd(c: Container, tty: int) -> Console:
     if not -1 <= tty < 1 << 16:
         raise ValueError(f"tty must be -1 (the first free one), 0 (the console) or more: {tty}")
     c._need_running("console_getfd")
-    with op(c, "console_getfd", ConsoleError) as o:
+    with c._op("console_getfd", ConsoleError) as o:
         ptx, sock, ttynum = _ffi.console_getfd(c._handle(), tty)
         if sock < 0 or ptx < 0:
             o.fail(
@@ -108,7 +107,7 @@ def console_log(c: Container, clear: bool, max_bytes: int | None) -> bytes:
         if not 0 < max_bytes < 1 << 63:
             raise ValueError(f"max_bytes must be > 0: {max_bytes}")
     c._need_running("console_log")
-    with op(c, "console_log", ConsoleError) as o:
+    with c._op("console_log", ConsoleError) as o:
         rc, data = _ffi.console_log(c._handle(), clear, True, max_bytes or 0)
         if rc == -errno.ENODATA:
             return b""

@@ -100,8 +100,10 @@ class Container:
             raise ValueError(f"I/O operation on closed Container {self._name!r}")
         return h
 
-    def _op(self, name: str) -> Operation:
-        return Operation(self._capture, self._handle(), self._name, name)
+    def _op(self, name: str, error: type[LxcError] | None = None) -> Operation:
+        """The checked-call context for one operation (see lxcpy._check);
+        ``error`` overrides the class that _check.ERRORS picks by name."""
+        return Operation(self._capture, self._handle(), self._name, name, error)
 
     def close(self) -> None:
         """Release the liblxc handle (idempotent). The container is untouched."""

@@ -8,7 +8,6 @@ import stat
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._ops import op
 from lxcpy.errors import DeviceError, MountError, UnsupportedError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def _device_node(c: Container, src: object, dst: object, add: bool) -> None:
     name = "add_device_node" if add else "remove_device_node"
     c._need_running(name)
     call = _ffi.add_device_node if add else _ffi.remove_device_node
-    with op(c, name, DeviceError) as o:
+    with c._op(name, DeviceError) as o:
         if not call(c._handle(), _ffi.enc_path(s), None if d is None else _ffi.enc_path(d)):
             o.fail(f"liblxc could not {'add' if add else 'remove'} the device node {d or s!r}")
 
@@ -87,7 +86,7 @@ def mount(
         raise FileNotFoundError(2, "mount source does not exist", src)
     c._need_running("mount")
     is_file = src is not None and os.path.exists(src) and not os.path.isdir(src)
-    with op(c, "mount", MountError) as o:
+    with c._op("mount", MountError) as o:
         needed = "mount_injection_file" if is_file else "mount_injection"
         if not _ffi.has_api_extension(needed):
             o.fail(f"this liblxc lacks the {needed} API extension", error=UnsupportedError)
@@ -114,7 +113,7 @@ def umount(c: Container, target: object, flags: object) -> None:
     tgt = _abs(target, "target")
     fl = _flags(flags)
     c._need_running("umount")
-    with op(c, "umount", MountError) as o:
+    with c._op("umount", MountError) as o:
         if not _ffi.has_api_extension("mount_injection"):
             o.fail("this liblxc lacks the mount_injection API extension", error=UnsupportedError)
         rc = _ffi.umount(c._handle(), _ffi.enc_path(tgt), fl)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi
-from lxcpy._ops import op
 from lxcpy.errors import LxcError, UnsupportedError
 
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ __all__ = ["devpts_fd", "init_pidfd", "may_control", "seccomp_notify_fd"]
 
 def _fd(c: Container, name: str, call: Callable[[_ffi.Handle], int], what: str) -> int:
     c._need_running(name)
-    with op(c, name, LxcError) as o:
+    with c._op(name, LxcError) as o:
         fd = call(c._handle())
         if fd == -errno.ENOSYS:
             o.fail(f"this liblxc cannot hand out {what}", error=UnsupportedError)

@@ -7,7 +7,6 @@ import socket
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._ops import op
 from lxcpy.errors import NetworkError
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def interface_name(value: object, what: str = "interface name") -> str:
 
 def interfaces(c: Container) -> list[str]:
     c._need_running("interfaces")
-    with op(c, "interfaces", NetworkError) as o:
+    with c._op("interfaces", NetworkError) as o:
         names = _ffi.get_interfaces(c._handle())
         if names is None:
             o.fail("liblxc could not list the container's interfaces")
@@ -51,7 +50,7 @@ def ips(c: Container, interface: str | None, family: str | int | None, scope: in
     if not 0 <= scope < 1 << 32:
         raise ValueError(f"scope must be an unsigned 32-bit number: {scope!r}")
     c._need_running("ips")
-    with op(c, "ips", NetworkError):
+    with c._op("ips", NetworkError):
         # liblxc returns NULL both for "no address" and for a failure it has
         # logged; with the container running, that means no address.
         found = _ffi.get_ips(c._handle(), iface, fam, scope)
@@ -70,7 +69,7 @@ def attach_interface(c: Container, dev: str, dst: str | None) -> None:
     d = interface_name(dev, "dev")
     t = None if dst is None else interface_name(dst, "dst")
     c._need_running("attach_interface")
-    with op(c, "attach_interface", NetworkError) as o:
+    with c._op("attach_interface", NetworkError) as o:
         if not _host_has(d):
             o.fail(f"the host has no interface {d!r}")
         if not _ffi.attach_interface(c._handle(), d, t):
@@ -81,7 +80,7 @@ def detach_interface(c: Container, dev: str, dst: str | None) -> None:
     d = interface_name(dev, "dev")
     t = None if dst is None else interface_name(dst, "dst")
     c._need_running("detach_interface")
-    with op(c, "detach_interface", NetworkError) as o:
+    with c._op("detach_interface", NetworkError) as o:
         if d not in (_ffi.get_interfaces(c._handle()) or []):
             o.fail(f"the container has no interface {d!r}")
         if not _ffi.detach_interface(c._handle(), d, t):

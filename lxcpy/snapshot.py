@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._ops import op
 from lxcpy.errors import SnapshotError
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def _order(s: Snapshot) -> tuple[int, str]:
 
 def snapshots(c: Container) -> list[Snapshot]:
     c._need_defined("snapshots")
-    with op(c, "snapshots", SnapshotError) as o:
+    with c._op("snapshots", SnapshotError) as o:
         raw = _ffi.snapshot_list(c._handle())
         if raw is None:
             o.fail("liblxc could not list the snapshots")
@@ -77,7 +76,7 @@ def snapshot(c: Container, comment: str | None) -> str:
     if comment is not None:
         _validate.text(comment, "comment")
     c._need_stopped("snapshot")
-    with op(c, "snapshot", SnapshotError) as o:
+    with c._op("snapshot", SnapshotError) as o:
         if comment is None:
             n = _ffi.snapshot(c._handle(), None)
         else:
@@ -108,7 +107,7 @@ def restore_snapshot(c: Container, name: str, new_name: str | None) -> Container
         raise AlreadyDefinedError(
             f"{new!r} already exists in {c.lxcpath}", container=c.name, operation="restore_snapshot"
         )
-    with op(c, "restore_snapshot", SnapshotError) as o:
+    with c._op("restore_snapshot", SnapshotError) as o:
         if not _ffi.snapshot_restore(c._handle(), snap, new):
             o.fail(f"liblxc could not restore {snap!r}" + (f" as {new!r}" if new else ""))
     if new is None or new == c.name:
@@ -120,7 +119,7 @@ def destroy_snapshot(c: Container, name: str) -> None:
     snap = _validate.name(name, "snapshot name")
     c._need_defined("destroy_snapshot")
     _need_snapshot(c, snap, "destroy_snapshot")
-    with op(c, "destroy_snapshot", SnapshotError) as o:
+    with c._op("destroy_snapshot", SnapshotError) as o:
         if not _ffi.snapshot_destroy(c._handle(), snap):
             o.fail(f"liblxc could not destroy the snapshot {snap!r}")
 
@@ -129,6 +128,6 @@ def destroy_snapshots(c: Container) -> None:
     c._need_defined("destroy_snapshots")
     if not snapshots(c):
         return  # liblxc fails when there is no snapshot directory
-    with op(c, "destroy_snapshots", SnapshotError) as o:
+    with c._op("destroy_snapshots", SnapshotError) as o:
         if not _ffi.snapshot_destroy_all(c._handle()):
             o.fail("liblxc could not destroy the snapshots")

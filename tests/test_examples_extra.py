@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_example
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def run_example(path: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """As conftest.run_example (conftest is not importable in importlib mode)."""
-    return subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @pytest.mark.parametrize(
