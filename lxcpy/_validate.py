@@ -19,12 +19,15 @@ def text(value: Any, what: str) -> str:
 
 def name(value: Any, what: str = "container name") -> str:
     """A container (or snapshot) name: one path component, never empty,
-    '.' or '..', no '/', no NUL, no newline."""
+    '.' or '..', no '/', no whitespace or control characters (liblxc
+    writes names into config lines and passes them to shell templates)."""
     text(value, what)
     if value in ("", ".", ".."):
         raise ValueError(f"invalid {what}: {value!r}")
-    if "/" in value or "\n" in value or "\r" in value:
-        raise ValueError(f"invalid {what} (no '/' or newline allowed): {value!r}")
+    if "/" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(
+            f"invalid {what} (no '/', whitespace or control characters allowed): {value!r}"
+        )
     return str(value)
 
 

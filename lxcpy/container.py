@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -235,11 +237,18 @@ class Container:
         for key, value in items:
             self.config[key] = value
         h = self._handle()
+        home = os.path.join(self._lxcpath, self._name)
+        fresh = [p for p in (_first_missing(self._lxcpath), home) if not os.path.lexists(p)]
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:
                 rc = _ffi.create(h, template, backend, argv, out)
                 if rc != 0 or not _ffi.is_defined(h):
+                    # liblxc leaves debris behind on some failures (a
+                    # half-made directory when a path is too long...):
+                    # remove what this call made, and only that.
+                    for path in reversed(fresh):
+                        _remove_tree(path)
                     output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
                     what = f"from template {template!r}" if template else "without a template"
                     op.fail(
@@ -620,6 +629,35 @@ def _state(value: Any) -> State:
         except ValueError:
             pass
     raise ValueError(f"not a container state: {value!r}")
+
+
+def _first_missing(path: str) -> str:
+    """The outermost directory on the way to ``path`` that does not exist yet."""
+    missing = path
+    parent = os.path.dirname(path)
+    while parent != missing and not os.path.lexists(parent):
+        missing, parent = parent, os.path.dirname(parent)
+    return missing
+
+
+def _remove_tree(path: str, dev: int | None = None) -> None:
+    """Remove a tree that one failed call created, never following a
+    symlink or crossing into another filesystem (a mount left behind stays)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    if dev is not None and st.st_dev != dev:
+        return
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        for entry in entries:
+            _remove_tree(entry.path, st.st_dev)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _child_failure(what: str, rc: int) -> str:

@@ -11,7 +11,7 @@ from helpers import NO_NET
 
 import lxcpy
 
-BAD_NAMES = ["", ".", "..", "a/b", "../x", "/abs", "a\0b", "\0", "x\ny"]
+BAD_NAMES = ["", ".", "..", "a/b", "../x", "/abs", "a\0b", "\0", "x\ny", "with space", "\t", "a\x7f"]
 
 
 def _tree(path: str) -> list[str]:
@@ -172,6 +172,18 @@ def test_create_error_keeps_template_output_and_leaves_nothing(lxcpath: str) -> 
         assert "no-such-option" in str(ei.value)
         assert not c.defined
     assert _tree(lxcpath) == []
+
+
+def test_failed_create_removes_what_it_made(lxcpath: str) -> None:
+    # liblxc itself leaves a half-made container directory behind when the
+    # name is too long for its paths; lxcpy removes it, and the lxcpath
+    # directories the call created.
+    nested = os.path.join(lxcpath, "new", "deeper")
+    for where in (lxcpath, nested):
+        with lxcpy.Container("x" * 255, where) as c:
+            with pytest.raises(lxcpy.CreateError):
+                c.create("busybox", config=NO_NET)
+        assert _tree(lxcpath) == []
 
 
 def test_create_error_missing_template(lxcpath: str) -> None:
