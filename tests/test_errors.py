@@ -180,9 +180,8 @@ def test_failed_create_removes_what_it_made(lxcpath: str) -> None:
     # directories the call created.
     nested = os.path.join(lxcpath, "new", "deeper")
     for where in (lxcpath, nested):
-        with lxcpy.Container("x" * 255, where) as c:
-            with pytest.raises(lxcpy.CreateError):
-                c.create("busybox", config=NO_NET)
+        with lxcpy.Container("x" * 255, where) as c, pytest.raises(lxcpy.CreateError):
+            c.create("busybox", config=NO_NET)
         assert _tree(lxcpath) == []
 
 
