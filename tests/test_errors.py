@@ -11,7 +11,9 @@ from helpers import NO_NET
 
 import lxcpy
 
-BAD_NAMES = ["", ".", "..", "a/b", "../x", "/abs", "a\0b", "\0", "x\ny", "with space", "\t", "a\x7f"]
+BAD_NAMES = [
+    "", ".", "..", "a/b", "../x", "/abs", "a\0b", "\0", "x\ny", "with space", "\t", "a\x7f",
+]
 
 
 def _tree(path: str) -> list[str]:
