@@ -43,6 +43,8 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
+from lxcpy.namespace import Namespace
+from lxcpy.process import Process
 from lxcpy.state import State
 
 __version__ = "0.1.0"
@@ -61,8 +63,10 @@ __all__ = [
     "DestroyError",
     "FreezeError",
     "LxcError",
+    "Namespace",
     "NotDefinedError",
     "NotRunningError",
+    "Process",
     "RebootError",
     "RenameError",
     "SnapshotError",
