@@ -491,7 +491,7 @@ def spawn(
             err_w = -1
             p.close_temp()
             if rc < 0:
-                op.fail(f"liblxc could not attach: {os.strerror(-rc)}", errno=-rc)
+                op.fail("liblxc could not attach a process to the container")
             reports = _read_reports(err_r)
             stages = [s for s, _ in reports]
             if STAGE_READY not in stages:
