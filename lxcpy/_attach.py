@@ -20,11 +20,13 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Union
 
 from lxcpy import _ffi, _validate
+from lxcpy._check import LogCapture, Operation
 from lxcpy.errors import AttachError, NotRunningError
 from lxcpy.namespace import Namespace
 from lxcpy.process import Process
@@ -422,6 +424,58 @@ def plumb(stdin: Any, stdout: Any, stderr: Any) -> Plumbing:
 # -- the attach ---------------------------------------------------------------------
 
 
+class _Lease:
+    """A liblxc handle used by one attach at a time, never by another
+    thread meanwhile: liblxc's forked children release the handle
+    (lxc_container_put takes its lock), so a lock on it held by another
+    thread at fork time would deadlock them. Each has its own log."""
+
+    __slots__ = ("capture", "handle")
+
+    def __init__(self, c: Container) -> None:
+        h = _ffi.handle_new(c.name, _ffi.enc_path(c.lxcpath))
+        if h is None:
+            err = _ffi.errno()
+            raise AttachError(
+                f"liblxc could not open a handle: {os.strerror(err)}",
+                container=c.name, operation="attach", errno=err,
+            )
+        self.handle = h
+        self.capture = LogCapture(_ffi.log_fd(h))
+
+
+_pools: weakref.WeakKeyDictionary[Container, list[_Lease]] = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _leased(c: Container) -> Iterator[Operation]:
+    with _pools_lock:
+        pool = _pools.setdefault(c, [])
+        lease = pool.pop() if pool else None
+    if lease is None:
+        lease = _Lease(c)
+    try:
+        with Operation(lease.capture, lease.handle, c.name, "attach") as op:
+            yield op
+    finally:
+        with _pools_lock:
+            if not c.closed:
+                _pools.setdefault(c, []).append(lease)
+                lease = None
+        if lease is not None:
+            _ffi.handle_free(lease.handle)
+
+
+def release(c: Container) -> None:
+    """Free the attach handles of a Container being closed."""
+    with _pools_lock:
+        pool = _pools.pop(c, [])
+    for lease in pool:
+        _ffi.handle_free(lease.handle)
+
+
+
 def need_attachable(c: Container) -> None:
     """NotRunningError unless running; AttachError when frozen (attaching
     would hang in a frozen cgroup)."""
@@ -481,8 +535,8 @@ def spawn(
     err_r = err_w = -1
     try:
         err_r, err_w = _pipe()
-        with c._op("attach") as op:
-            h = c._handle()
+        with _leased(c) as op:
+            h = op.handle
             if callable(target):
                 rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
             else:

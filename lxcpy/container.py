@@ -99,6 +99,7 @@ class Container:
         """Release the liblxc handle (idempotent). The container is untouched."""
         h, self._h = self._h, None
         if h is not None:
+            _attach.release(self)
             _ffi.handle_free(h)
 
     @property
