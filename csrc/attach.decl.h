@@ -50,7 +50,7 @@ char **lxcpy_environ(void);
 /* Test hook: how attach guards against liblxc's init pidfd leak (1: a
  * guard thread, 2: closing the leaked fd, 0: none needed or possible). */
 int lxcpy_attach_last_guard(void);
-void lxcpy_attach_force_fd_guard(int on);
+void lxcpy_attach_force_fd_guard(int mode);
 
 #if 0
 /* For cffi only: the child's entry into Python (defined by cffi; attach.c

@@ -444,6 +444,7 @@ def attach_last_guard() -> int:
     return int(lib.lxcpy_attach_last_guard())
 
 
-def attach_force_fd_guard(on: bool) -> None:
-    """Test hook: use the fd-snapshot fallback instead of the guard thread."""
-    lib.lxcpy_attach_force_fd_guard(int(on))
+def attach_force_fd_guard(mode: int) -> None:
+    """Test hook: 1 uses the fd-snapshot fallback instead of the guard
+    thread; 2 disables the guard (liblxc's leak shows); 0 is normal."""
+    lib.lxcpy_attach_force_fd_guard(mode)
