@@ -360,11 +360,17 @@ class Plumbing:
         self.child = [-1, -1, -1]
         self.parent: list[int | None] = [None, None, None]
         self.temp: list[int] = []
+        # Duplicates of the caller's own 0-2: not lxcpy's pipes, so not
+        # worth registering (see _own_fds).
+        self.inherit: list[int] = []
 
     def close_temp(self) -> None:
         temp, self.temp = self.temp, []
         for fd in temp:
             _close(fd)
+        inherit, self.inherit = self.inherit, []
+        for fd in inherit:
+            os.close(fd)
 
     def close_all(self) -> None:
         self.close_temp()
@@ -394,7 +400,7 @@ def plumb(stdin: Any, stdout: Any, stderr: Any) -> Plumbing:
                     fd = _dupfd(i)
                 except OSError:
                     continue  # the caller has no such fd: /dev/null
-                p.temp.append(fd)
+                p.inherit.append(fd)
                 p.child[i] = fd
             elif spec == PIPE:
                 r, w = _pipe()
@@ -478,18 +484,19 @@ def release(c: Container) -> None:
 
 def need_attachable(c: Container) -> None:
     """NotRunningError unless running; AttachError when frozen (attaching
-    would hang in a frozen cgroup)."""
+    would hang in a frozen cgroup). One query to the container's monitor."""
     h = c._handle()
     state = _ffi.state(h)
+    if state == State.RUNNING.value:
+        return
     if state in (State.FROZEN.value, State.FREEZING.value):
         raise AttachError(
             f"the container is {state.lower()}: unfreeze it first",
             container=c.name,
             operation="attach",
         )
-    if not _ffi.is_running(h):
-        why = "not running" if _ffi.is_defined(h) else "not defined"
-        raise NotRunningError(f"the container is {why}", container=c.name, operation="attach")
+    why = "not running" if _ffi.is_defined(h) else "not defined"
+    raise NotRunningError(f"the container is {why}", container=c.name, operation="attach")
 
 
 def _read_reports(fd: int) -> list[tuple[int, int]]:
@@ -520,10 +527,13 @@ def spawn(
     for value, what in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
         check_std(value, what)
     need_attachable(c)
-    init_pid = c.init_pid
-    if init_pid is None:
-        raise NotRunningError("the container is not running", container=c.name,
-                              operation="attach")
+    init_pid = 0
+    if opts.user is not None or opts.group is not None or opts.groups:
+        pid = c.init_pid
+        if pid is None:
+            raise NotRunningError("the container is not running", container=c.name,
+                                  operation="attach")
+        init_pid = pid
     resolved = resolve(opts, init_pid)
     if callable(target):
         # Output buffered in this process would be printed twice.

@@ -276,6 +276,11 @@ class Process:
         ``TimeoutExpired`` nothing is lost: call it again to go on."""
         if self._communication_started and input:
             raise ValueError("Cannot send input after starting communication")
+        if self.stdin is None and self.stdout is None and self.stderr is None:
+            if input:
+                raise ValueError("input given, but stdin is not a pipe")
+            self.wait(timeout)
+            return None, None
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._communication_started:
             self._start_communication(input)
