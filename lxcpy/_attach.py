@@ -482,13 +482,42 @@ def release(c: Container) -> None:
 
 
 
+def _cgroup_frozen(pid: int) -> bool:
+    """Whether the cgroup of pid is frozen (v1 freezer, or v2 cgroup.freeze)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        try:
+            if "freezer" in controllers.split(","):
+                with open(f"/sys/fs/cgroup/freezer{path}/freezer.state") as f:
+                    if f.read().strip() != "THAWED":
+                        return True
+            elif controllers == "":
+                for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                    with contextlib.suppress(OSError), open(f"{root}{path}/cgroup.events") as f:
+                        if "frozen 1" in f.read().splitlines():
+                            return True
+        except OSError:
+            continue
+    return False
+
+
 def need_attachable(c: Container) -> None:
     """NotRunningError unless running; AttachError when frozen (attaching
     would hang in a frozen cgroup). One query to the container's monitor."""
     h = c._handle()
     state = _ffi.state(h)
     if state == State.RUNNING.value:
-        return
+        # The monitor's word, and the kernel's: an attach into a frozen
+        # cgroup would block in liblxc for good.
+        pid = _ffi.init_pid(h)
+        if pid <= 0 or not _cgroup_frozen(pid):
+            return
+        state = State.FROZEN.value
     if state in (State.FROZEN.value, State.FREEZING.value):
         raise AttachError(
             f"the container is {state.lower()}: unfreeze it first",

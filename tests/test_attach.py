@@ -443,3 +443,40 @@ def test_bad_fd_is_refused(running: lxcpy.Container) -> None:
     os.close(w)
     with pytest.raises(OSError):
         running.run(["true"], stdout=w)
+
+
+_FROZEN_BEHIND = """
+import sys, lxcpy
+c = lxcpy.Container(sys.argv[1], sys.argv[2])
+try:
+    c.run(["true"])
+except lxcpy.AttachError as e:
+    print("AttachError", e.message)
+"""
+
+
+def test_frozen_behind_liblxcs_back(running: lxcpy.Container) -> None:
+    """Frozen through the cgroup files (the monitor still says RUNNING):
+    AttachError, not a hang (guarded by a subprocess timeout)."""
+    pid = running.init_pid
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    freezer = [ln.split(":", 2)[2] for ln in lines if "freezer" in ln.split(":")[1].split(",")]
+    if freezer:
+        knob, frozen, thawed = Path(f"/sys/fs/cgroup/freezer{freezer[0]}/freezer.state"), \
+            "FROZEN", "THAWED"
+    else:
+        path = next(ln.split(":", 2)[2] for ln in lines if ln.startswith("0::"))
+        knob, frozen, thawed = Path(f"/sys/fs/cgroup{path}/cgroup.freeze"), "1", "0"
+    if not knob.exists():
+        pytest.skip("no freezer")
+    knob.write_text(frozen)
+    try:
+        assert running.state is lxcpy.State.RUNNING
+        import sys
+
+        r = subprocess.run([sys.executable, "-c", _FROZEN_BEHIND, running.name,
+                            running.lxcpath], capture_output=True, text=True, timeout=60)
+        assert r.stdout.startswith("AttachError"), (r.stdout, r.stderr)
+    finally:
+        knob.write_text(thawed)
+    assert running.run(["true"]).returncode == 0
