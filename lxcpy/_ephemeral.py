@@ -15,7 +15,7 @@ from lxcpy.errors import LxcError
 __all__ = ["ephemeral"]
 
 
-class ephemeral:  # noqa: N801 - used like a function, as contextlib's are
+class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     """``with lxcpy.ephemeral("busybox") as c:`` creates a container from a
     template (or, with ``base=<Container>``, an overlay snapshot clone of a
     stopped base, which takes milliseconds), starts it, and yields it
@@ -113,13 +113,13 @@ class ephemeral:  # noqa: N801 - used like a function, as contextlib's are
             _restore_sigint(old)
 
 
-def _block_sigint() -> set[signal.Signals] | None:
+def _block_sigint() -> set[int | signal.Signals] | None:
     try:
         return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     except (ValueError, OSError):
         return None
 
 
-def _restore_sigint(old: set[signal.Signals] | None) -> None:
+def _restore_sigint(old: set[int | signal.Signals] | None) -> None:
     if old is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
