@@ -86,6 +86,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--lxcpy-python", default=sys.executable,
+                    help="interpreter for the lxcpy worker (e.g. a venv of /usr/bin/python3, "
+                         "to compare with python3-lxc on the same interpreter)")
     opts = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="lxcpy-bench-")
@@ -97,7 +100,8 @@ def main() -> None:
         c.create("busybox", config={"lxc.net.0.type": "empty"})
         c.start()
         workers["raw C"] = Worker([build_raw(tmp), c.name, lxcpath])
-        workers["lxcpy"] = Worker([sys.executable, str(HERE / "lxcpy_worker.py"), c.name, lxcpath])
+        workers["lxcpy"] = Worker([opts.lxcpy_python, str(HERE / "lxcpy_worker.py"),
+                                   c.name, lxcpath])
         py3 = "/usr/bin/python3"
         if os.path.exists(py3) and subprocess.run(
             [py3, "-c", "import lxc"], capture_output=True
