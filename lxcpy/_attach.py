@@ -23,7 +23,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 from lxcpy import _ffi, _validate
 from lxcpy._check import LogCapture, Operation
@@ -109,6 +109,26 @@ def _id_spec(value: Any, what: str) -> UserSpec:
     if not value or ":" in value or "\n" in value:
         raise ValueError(f"invalid {what}: {value!r}")
     return value
+
+
+class AttachOptions(TypedDict, total=False):
+    """The attach options that run(), popen(), attach() and attach_shell()
+    take as keywords (see Container.run)."""
+
+    env: Mapping[str, str] | None
+    clear_env: bool
+    keep_env: Sequence[str]
+    cwd: str | os.PathLike[str] | None
+    user: int | str | None
+    group: int | str | None
+    groups: Sequence[int | str] | None
+    namespaces: Namespace | None
+    personality: int | str | None
+    move_to_cgroup: bool
+    drop_capabilities: bool
+    no_new_privs: bool
+    lsm_label: str | None
+    remount_proc_sys: bool
 
 
 def options(

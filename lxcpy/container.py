@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lxcpy import _attach, _ffi, _validate
 from lxcpy import cgroup as _cgroup
@@ -35,10 +35,14 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
-from lxcpy.namespace import Namespace
 from lxcpy.process import Process
 from lxcpy.snapshot import Snapshot
 from lxcpy.state import State
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from lxcpy._attach import AttachOptions
 
 __all__ = ["Container"]
 
@@ -470,20 +474,7 @@ class Container:
         errors: str | None = None,
         timeout: float | None = None,
         check: bool = False,
-        env: Mapping[str, str] | None = None,
-        clear_env: bool = False,
-        keep_env: Sequence[str] = (),
-        cwd: str | os.PathLike[str] | None = None,
-        user: int | str | None = None,
-        group: int | str | None = None,
-        groups: Sequence[int | str] | None = None,
-        namespaces: Namespace | None = None,
-        personality: int | str | None = None,
-        move_to_cgroup: bool = True,
-        drop_capabilities: bool = True,
-        no_new_privs: bool = False,
-        lsm_label: str | None = None,
-        remount_proc_sys: bool = False,
+        **options: Unpack[AttachOptions],
     ) -> subprocess.CompletedProcess[Any]:
         """Run a program inside the container and wait for it, like
         ``subprocess.run``: ``args[0]`` is searched in the PATH of the
@@ -509,12 +500,7 @@ class Container:
         ``drop_capabilities``, ``no_new_privs``, ``lsm_label``,
         ``remount_proc_sys``.
         """
-        opts = _attach.options(
-            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
-            groups=groups, namespaces=namespaces, personality=personality,
-            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
-            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
-        )
+        opts = _attach.options(**options)
         return _attach.run(
             self, args, opts, input=input, capture_output=capture_output, stdin=stdin,
             stdout=stdout, stderr=stderr, text=text, encoding=encoding, errors=errors,
@@ -531,30 +517,12 @@ class Container:
         text: bool = False,
         encoding: str | None = None,
         errors: str | None = None,
-        env: Mapping[str, str] | None = None,
-        clear_env: bool = False,
-        keep_env: Sequence[str] = (),
-        cwd: str | os.PathLike[str] | None = None,
-        user: int | str | None = None,
-        group: int | str | None = None,
-        groups: Sequence[int | str] | None = None,
-        namespaces: Namespace | None = None,
-        personality: int | str | None = None,
-        move_to_cgroup: bool = True,
-        drop_capabilities: bool = True,
-        no_new_privs: bool = False,
-        lsm_label: str | None = None,
-        remount_proc_sys: bool = False,
+        **options: Unpack[AttachOptions],
     ) -> Process:
         """Start a program inside the container and return a
         ``lxcpy.Process`` (the ``subprocess.Popen`` surface) once it has been
         executed. Options as for ``run()``."""
-        opts = _attach.options(
-            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
-            groups=groups, namespaces=namespaces, personality=personality,
-            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
-            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
-        )
+        opts = _attach.options(**options)
         return _attach.popen(
             self, args, opts, stdin=stdin, stdout=stdout, stderr=stderr, text=text,
             encoding=encoding, errors=errors,
@@ -570,21 +538,8 @@ class Container:
         text: bool = False,
         encoding: str | None = None,
         errors: str | None = None,
-        env: Mapping[str, str] | None = None,
-        clear_env: bool = False,
-        keep_env: Sequence[str] = (),
-        cwd: str | os.PathLike[str] | None = None,
-        user: int | str | None = None,
-        group: int | str | None = None,
-        groups: Sequence[int | str] | None = None,
-        namespaces: Namespace | None = None,
-        personality: int | str | None = None,
-        move_to_cgroup: bool = True,
-        drop_capabilities: bool = True,
-        no_new_privs: bool = False,
-        lsm_label: str | None = None,
-        remount_proc_sys: bool = False,
         kwargs: Mapping[str, Any] | None = None,
+        **options: Unpack[AttachOptions],
     ) -> Process:
         """Call ``func(*args, **kwargs)`` in a child process attached to the
         container and return its ``lxcpy.Process``. The exit status is
@@ -594,12 +549,7 @@ class Container:
         before it exits; ``os.environ`` is the attached environment. Safe in
         a program with other threads (the fork follows CPython's own
         protocol). Options as for ``run()``."""
-        opts = _attach.options(
-            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
-            groups=groups, namespaces=namespaces, personality=personality,
-            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
-            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
-        )
+        opts = _attach.options(**options)
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise TypeError("kwargs must be a mapping")
         return _attach.attach(
@@ -611,20 +561,7 @@ class Container:
         self,
         *,
         shell: str | None = None,
-        env: Mapping[str, str] | None = None,
-        clear_env: bool = False,
-        keep_env: Sequence[str] = (),
-        cwd: str | os.PathLike[str] | None = None,
-        user: int | str | None = None,
-        group: int | str | None = None,
-        groups: Sequence[int | str] | None = None,
-        namespaces: Namespace | None = None,
-        personality: int | str | None = None,
-        move_to_cgroup: bool = True,
-        drop_capabilities: bool = True,
-        no_new_privs: bool = False,
-        lsm_label: str | None = None,
-        remount_proc_sys: bool = False,
+        **options: Unpack[AttachOptions],
     ) -> int:
         """Run an interactive shell inside the container on the caller's
         terminal (stdin, stdout and stderr inherited) and return its exit
@@ -634,12 +571,7 @@ class Container:
             _validate.text(shell, "shell")
             if not shell:
                 raise ValueError("shell must not be empty")
-        opts = _attach.options(
-            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
-            groups=groups, namespaces=namespaces, personality=personality,
-            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
-            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
-        )
+        opts = _attach.options(**options)
         return _attach.attach_shell(self, opts, shell)
 
     # -- context managers -------------------------------------------------------------
