@@ -11,7 +11,6 @@
 #define LXCPY_HOP_PING 1
 #define LXCPY_HOP_START 2
 #define LXCPY_HOP_CREATE 3
-#define LXCPY_HOP_CLONE 4
 
 /* The reply always carries one of these. */
 #define LXCPY_HREP_DONE 1   /* status: the wait status of the worker */
@@ -31,9 +30,6 @@ int lxcpy_hpack_start(char *buf, int cap, const char *name, const char *lxcpath,
                       int useinit, char **argv);
 int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath,
                        const char *t, const char *bdevtype, int flags, char **argv);
-int lxcpy_hpack_clone(char *buf, int cap, const char *name, const char *lxcpath,
-                      const char *newname, const char *newpath, int flags,
-                      const char *bdevtype);
 /* The largest message the helper accepts. */
 int lxcpy_hmax_msg(void);
 #endif

@@ -112,22 +112,6 @@ int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath
 	return end(&p);
 }
 
-int lxcpy_hpack_clone(char *buf, int cap, const char *name, const char *lxcpath,
-		      const char *newname, const char *newpath, int flags,
-		      const char *bdevtype)
-{
-	int32_t ints[2] = {flags, bdevtype ? 1 : 0};
-	struct packer p;
-
-	begin(&p, buf, cap, LXCPY_HOP_CLONE, 3, ints, 2);
-	put_str(&p, name);
-	put_str(&p, lxcpath);
-	put_str(&p, newname);
-	put_str(&p, newpath);
-	put_str(&p, bdevtype);
-	return end(&p);
-}
-
 /* -- unpacking ------------------------------------------------------------ */
 
 int lxcpy_hunpack(const char *buf, size_t n, struct lxcpy_hreq *req)

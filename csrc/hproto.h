@@ -11,9 +11,6 @@
  *   CREATE ints {flags, has_template, has_backend}
  *          strs {name, lxcpath, template, backend, args...}
  *          fds  {reply, config, log, output}
- *   CLONE  ints {flags, has_backend}
- *          strs {name, lxcpath, new name, new lxcpath, backend}
- *          fds  {reply, config, log}
  *   PING   no ints, no strs, fds {reply}
  *
  * Replies are struct lxcpy_hreply messages on the reply socket.

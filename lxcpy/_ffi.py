@@ -548,22 +548,6 @@ def hpack_create(
     )
 
 
-def hpack_clone(
-    name: str, lxcpath: bytes, new_name: str, new_lxcpath: bytes, flags: int, backend: str | None
-) -> bytes | None:
-    n, nn, b = enc(name), enc(new_name), _enc_opt(backend)
-    return _packed(
-        lib.lxcpy_hpack_clone,
-        len(n) + len(lxcpath) + len(nn) + len(new_lxcpath) + len(b or b""),
-        n,
-        lxcpath,
-        nn,
-        new_lxcpath,
-        flags,
-        _opt(b),
-    )
-
-
 def hreply(data: bytes) -> tuple[int, int, int, int] | None:
     """(err, kind, status, pid) of one reply; None when it is not one."""
     if len(data) != _HREPLY_SIZE:

@@ -459,24 +459,12 @@ class Container:
         if keep_mac:
             flags |= _ffi.CLONE_KEEPMACADDR
         with self._op("clone") as op:
-            what = f"liblxc could not clone the container to {new!r} in {dest}"
-            msg = None
-            if _helper.enabled():
-                msg = _ffi.hpack_clone(
-                    self._name, _ffi.enc_path(self._lxcpath), new, _ffi.enc_path(dest),
-                    flags, backend,
-                )
-            if msg is not None:
-                rc = self._in_helper(op, msg)
-                if rc != 0:
-                    op.fail(_child_failure(what, rc))
-                h = _ffi.handle_new(new, _ffi.enc_path(dest))
-                if h is None or not _ffi.is_defined(h):
-                    op.fail(what)
-            else:
-                h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
-                if h is None:
-                    op.fail(what)
+            # In-process: liblxc leaves the copy's handle with a
+            # configuration (its storage type prefix) that a handle opened
+            # afresh would not have, so a helper could not hand back the same.
+            h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
+            if h is None:
+                op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
         return Container._from_handle(h, new, dest)
 
     def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:

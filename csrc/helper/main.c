@@ -9,7 +9,7 @@
  *
  * Each request (see hproto.h) carries its own reply socket. The helper
  * forks one worker per request, which does the liblxc work and _exit()s
- * with the result; the helper reaps its workers, and only them (liblxc
+ * with the result (start and create); the helper reaps its workers, and only them (liblxc
  * waits for its own intermediate children), and sends each exact wait
  * status on the request's reply socket. The event loop polls the control
  * socket and a signalfd for SIGCHLD; nothing runs in a signal handler.
@@ -212,16 +212,6 @@ static void worker_create(const struct lxcpy_hreq *r, const int *fds)
 		      : 1);
 }
 
-static void worker_clone(const struct lxcpy_hreq *r, const int *fds)
-{
-	struct lxc_container *c = worker_handle(r->strs[0], r->strs[1], fds[1], fds[2]);
-	struct lxc_container *copy;
-
-	copy = c->clone(c, r->strs[2], r->strs[3], r->ints[0], r->ints[1] ? r->strs[4] : NULL,
-			NULL, 0, NULL);
-	_exit(copy ? 0 : 1);
-}
-
 /* -- checking ---------------------------------------------------------------- */
 
 static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
@@ -252,19 +242,6 @@ static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
 		if (r->ints[2] ? !lxcpy_valid_name(r->strs[3]) : r->strs[3][0] != '\0')
 			return -EINVAL;
 		if (!is_regular(fds[3]))
-			return -EINVAL;
-		break;
-	case LXCPY_HOP_CLONE:
-		if (r->nints != 2 || nfds != 3 || r->nstrs != 5)
-			return -EINVAL;
-		if ((r->ints[0] & ~(LXC_CLONE_KEEPNAME | LXC_CLONE_KEEPMACADDR | LXC_CLONE_SNAPSHOT |
-				    LXC_CLONE_MAYBE_SNAPSHOT)) != 0)
-			return -EINVAL;
-		if (r->ints[1] != 0 && r->ints[1] != 1)
-			return -EINVAL;
-		if (!lxcpy_valid_name(r->strs[2]) || !lxcpy_valid_path(r->strs[3]))
-			return -EINVAL;
-		if (r->ints[1] ? !lxcpy_valid_name(r->strs[4]) : r->strs[4][0] != '\0')
 			return -EINVAL;
 		break;
 	default:
@@ -343,10 +320,8 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 		close_except(fds + 1, nfds - 1);
 		if (r->op == LXCPY_HOP_START)
 			worker_start(r, fds);
-		else if (r->op == LXCPY_HOP_CREATE)
-			worker_create(r, fds);
 		else
-			worker_clone(r, fds);
+			worker_create(r, fds);
 		_exit(125);
 	}
 	add_child(pid, fds[0]);
