@@ -1,7 +1,7 @@
 """lxcpy's helper process: where the fork-heavy liblxc work runs.
 
 liblxc forks the calling process to start a container (and to create or
-clone... one); the cost of a fork grows with the caller's memory, and a
+clone one); the cost of a fork grows with the caller's memory, and a
 daemonized start closes the caller's inherited fds one by one. lxcpy
 therefore sends that work to a small C process it owns, ``lxcpy-helper``
 (built with the extension, see ``csrc/helper/main.c``), so its cost is that
