@@ -402,6 +402,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
+	/* Pin no directory (a mount the caller wants to unmount). */
+	if (chdir("/") < 0)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
