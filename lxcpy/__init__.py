@@ -50,6 +50,8 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
+from lxcpy.namespace import Namespace
+from lxcpy.process import Process
 from lxcpy.snapshot import Snapshot
 from lxcpy.state import State
 
@@ -77,9 +79,11 @@ __all__ = [
     "InterfaceStats",
     "LxcError",
     "MountError",
+    "Namespace",
     "NetworkError",
     "NotDefinedError",
     "NotRunningError",
+    "Process",
     "RebootError",
     "RenameError",
     "Snapshot",

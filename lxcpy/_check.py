@@ -124,6 +124,10 @@ class Operation:
     ) -> None:
         self._capture.release()
 
+    @property
+    def handle(self) -> _ffi.Handle:
+        return self._handle
+
     def details(self) -> list[str]:
         lines = self._capture.lines_since(self._start)
         num, text = _ffi.error_string(self._handle)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -15,7 +14,7 @@ from lxcpy.errors import LxcError
 __all__ = ["ephemeral"]
 
 
-class ephemeral:
+class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     """``with lxcpy.ephemeral("busybox") as c:`` creates a container from a
     template (or, with ``base=<Container>``, an overlay snapshot clone of a
     stopped base, which takes milliseconds), starts it, and yields it
@@ -56,7 +55,7 @@ class ephemeral:
         elif base is not None:
             lxcpath = base.lxcpath
         self._lxcpath = lxcpath
-        self._name = _validate.name(name) if name is not None else f"lxcpy-{secrets.token_hex(6)}"
+        self._name = _validate.name(name) if name is not None else f"lxcpy-{os.urandom(6).hex()}"
         self._backend = backend
         self._timeout = _validate.timeout(timeout, allow_none=False)
         self._container: Container | None = None

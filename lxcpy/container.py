@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
-from lxcpy import _ffi, _helper, _validate
+from lxcpy import _attach, _ffi, _helper, _validate
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -34,6 +35,8 @@ from lxcpy.errors import (
     StopTimeoutError,
     UnsupportedError,
 )
+from lxcpy.namespace import Namespace
+from lxcpy.process import Process
 from lxcpy.snapshot import Snapshot
 from lxcpy.state import State
 
@@ -111,6 +114,7 @@ class Container:
         """Release the liblxc handle (idempotent). The container is untouched."""
         h, self._h = self._h, None
         if h is not None:
+            _attach.release(self)
             _ffi.handle_free(h)
 
     @property
@@ -486,6 +490,194 @@ class Container:
             return _helper.wait_status_code(err, status)
         finally:
             os.close(cfg)
+
+    # -- running things inside (attach) ------------------------------------------------
+
+    def run(
+        self,
+        args: Sequence[str | bytes | os.PathLike[str] | os.PathLike[bytes]],
+        *,
+        input: bytes | str | None = None,
+        capture_output: bool = False,
+        stdin: int | IO[Any] | None = None,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+        env: Mapping[str, str] | None = None,
+        clear_env: bool = False,
+        keep_env: Sequence[str] = (),
+        cwd: str | os.PathLike[str] | None = None,
+        user: int | str | None = None,
+        group: int | str | None = None,
+        groups: Sequence[int | str] | None = None,
+        namespaces: Namespace | None = None,
+        personality: int | str | None = None,
+        move_to_cgroup: bool = True,
+        drop_capabilities: bool = True,
+        no_new_privs: bool = False,
+        lsm_label: str | None = None,
+        remount_proc_sys: bool = False,
+    ) -> subprocess.CompletedProcess[Any]:
+        """Run a program inside the container and wait for it, like
+        ``subprocess.run``: ``args[0]`` is searched in the PATH of the
+        attached environment; no shell is involved.
+
+        stdio: ``input``, ``capture_output``, ``stdin``/``stdout``/``stderr``
+        (None, PIPE, DEVNULL, STDOUT, an fd or a file object), ``text``,
+        ``encoding``, ``errors``; ``timeout`` kills the process and raises
+        ``subprocess.TimeoutExpired``; ``check`` raises
+        ``subprocess.CalledProcessError`` on a non-zero status. A missing
+        program raises ``FileNotFoundError``, a non-executable one
+        ``PermissionError``.
+
+        Attach options: ``env`` (variables set on top of the environment),
+        ``clear_env`` (start from an empty one, with a default PATH),
+        ``keep_env`` (caller variables kept when clearing), ``cwd``
+        (``FileNotFoundError`` if it does not exist in the container),
+        ``user``/``group``/``groups`` (numbers, or names from the
+        container's /etc/passwd and /etc/group; a user's primary group by
+        default; supplementary groups are dropped unless ``groups``),
+        ``namespaces`` (``lxcpy.Namespace`` flags; all of the container's by
+        default), ``personality``, ``move_to_cgroup``,
+        ``drop_capabilities``, ``no_new_privs``, ``lsm_label``,
+        ``remount_proc_sys``.
+        """
+        opts = _attach.options(
+            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
+            groups=groups, namespaces=namespaces, personality=personality,
+            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
+            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
+        )
+        return _attach.run(
+            self, args, opts, input=input, capture_output=capture_output, stdin=stdin,
+            stdout=stdout, stderr=stderr, text=text, encoding=encoding, errors=errors,
+            timeout=timeout, check=check,
+        )
+
+    def popen(
+        self,
+        args: Sequence[str | bytes | os.PathLike[str] | os.PathLike[bytes]],
+        *,
+        stdin: int | IO[Any] | None = None,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+        env: Mapping[str, str] | None = None,
+        clear_env: bool = False,
+        keep_env: Sequence[str] = (),
+        cwd: str | os.PathLike[str] | None = None,
+        user: int | str | None = None,
+        group: int | str | None = None,
+        groups: Sequence[int | str] | None = None,
+        namespaces: Namespace | None = None,
+        personality: int | str | None = None,
+        move_to_cgroup: bool = True,
+        drop_capabilities: bool = True,
+        no_new_privs: bool = False,
+        lsm_label: str | None = None,
+        remount_proc_sys: bool = False,
+    ) -> Process:
+        """Start a program inside the container and return a
+        ``lxcpy.Process`` (the ``subprocess.Popen`` surface) once it has been
+        executed. Options as for ``run()``."""
+        opts = _attach.options(
+            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
+            groups=groups, namespaces=namespaces, personality=personality,
+            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
+            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
+        )
+        return _attach.popen(
+            self, args, opts, stdin=stdin, stdout=stdout, stderr=stderr, text=text,
+            encoding=encoding, errors=errors,
+        )
+
+    def attach(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        stdin: int | IO[Any] | None = None,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+        env: Mapping[str, str] | None = None,
+        clear_env: bool = False,
+        keep_env: Sequence[str] = (),
+        cwd: str | os.PathLike[str] | None = None,
+        user: int | str | None = None,
+        group: int | str | None = None,
+        groups: Sequence[int | str] | None = None,
+        namespaces: Namespace | None = None,
+        personality: int | str | None = None,
+        move_to_cgroup: bool = True,
+        drop_capabilities: bool = True,
+        no_new_privs: bool = False,
+        lsm_label: str | None = None,
+        remount_proc_sys: bool = False,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Process:
+        """Call ``func(*args, **kwargs)`` in a child process attached to the
+        container and return its ``lxcpy.Process``. The exit status is
+        func's return value if an int, 0 if None, 1 if it raised (the
+        traceback goes to the process's stderr); its ``sys.stdout`` and
+        ``sys.stderr`` write to the process's fds 1 and 2 and are flushed
+        before it exits; ``os.environ`` is the attached environment. Safe in
+        a program with other threads (the fork follows CPython's own
+        protocol). Options as for ``run()``."""
+        opts = _attach.options(
+            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
+            groups=groups, namespaces=namespaces, personality=personality,
+            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
+            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
+        )
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise TypeError("kwargs must be a mapping")
+        return _attach.attach(
+            self, func, args, dict(kwargs or {}), opts, stdin=stdin, stdout=stdout,
+            stderr=stderr, text=text, encoding=encoding, errors=errors,
+        )
+
+    def attach_shell(
+        self,
+        *,
+        shell: str | None = None,
+        env: Mapping[str, str] | None = None,
+        clear_env: bool = False,
+        keep_env: Sequence[str] = (),
+        cwd: str | os.PathLike[str] | None = None,
+        user: int | str | None = None,
+        group: int | str | None = None,
+        groups: Sequence[int | str] | None = None,
+        namespaces: Namespace | None = None,
+        personality: int | str | None = None,
+        move_to_cgroup: bool = True,
+        drop_capabilities: bool = True,
+        no_new_privs: bool = False,
+        lsm_label: str | None = None,
+        remount_proc_sys: bool = False,
+    ) -> int:
+        """Run an interactive shell inside the container on the caller's
+        terminal (stdin, stdout and stderr inherited) and return its exit
+        status. ``shell`` defaults to the user's shell in the container's
+        /etc/passwd, else /bin/sh. Options as for ``run()``."""
+        if shell is not None:
+            _validate.text(shell, "shell")
+            if not shell:
+                raise ValueError("shell must not be empty")
+        opts = _attach.options(
+            env=env, clear_env=clear_env, keep_env=keep_env, cwd=cwd, user=user, group=group,
+            groups=groups, namespaces=namespaces, personality=personality,
+            move_to_cgroup=move_to_cgroup, drop_capabilities=drop_capabilities,
+            no_new_privs=no_new_privs, lsm_label=lsm_label, remount_proc_sys=remount_proc_sys,
+        )
+        return _attach.attach_shell(self, opts, shell)
 
     # -- context managers -------------------------------------------------------------
 

@@ -1,0 +1,60 @@
+/* The attach shim's declarations: read by cffi's cdef and by the C compiler.
+ * Only what is declared here crosses to Python. */
+#ifndef LXCPY_ATTACH_DECL_H
+#define LXCPY_ATTACH_DECL_H
+#include <sched.h>
+
+/* What the attached child reports on its error pipe: pairs of ints
+ * {stage, errno}. READY comes first, once liblxc handed over to lxcpy's
+ * exec function; EOF after READY alone means the program was executed. */
+#define LXCPY_STAGE_READY 1
+#define LXCPY_STAGE_STDIO 2
+#define LXCPY_STAGE_CHDIR 3
+#define LXCPY_STAGE_EXEC 4
+
+struct lxcpy_attach_opts {
+	int namespaces;        /* CLONE_NEW* mask; -1: those of the container */
+	long personality;      /* -1: the container's */
+	int uid;               /* -1: liblxc's default (root, or init's in a userns) */
+	int gid;
+	int move_to_cgroup;
+	int drop_capabilities;
+	int no_new_privs;
+	int remount_proc_sys;
+	int clear_env;
+	char **extra_env;      /* "NAME=value" strings, NULL-terminated; or NULL */
+	char **keep_env;       /* names kept when clear_env; or NULL */
+	char *lsm_label;       /* or NULL */
+	int ngroups;           /* -1: drop all supplementary groups */
+	unsigned int *groups;
+	int lxc_fds[3];        /* given to liblxc as stdin/out/err; -1: /dev/null */
+	int child_fds[3];      /* dup2()ed onto 0-2 by lxcpy in the child; -1: none */
+	char *cwd;             /* chdir() in the child; NULL: liblxc's default */
+	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
+};
+
+/* Run argv (PATH search in the attached environment) in the container; no
+ * Python runs in the child. 0 and *pid on success, else -errno. */
+int lxcpy_attach_run(struct lxc_container *c, struct lxcpy_attach_opts *o,
+                     const char *program, char **argv, int *pid);
+
+/* Fork a child attached to the container that runs the Python callback
+ * lxcpy_py_child(payload), with CPython's fork protocol around liblxc's
+ * forks. 0 and *pid on success, else -errno. */
+int lxcpy_attach_call(struct lxc_container *c, struct lxcpy_attach_opts *o,
+                      void *payload, int *pid);
+
+/* The C environment (environ) of this process: borrowed. */
+char **lxcpy_environ(void);
+
+/* Test hook: how attach guards against liblxc's init pidfd leak (1: a
+ * guard thread, 2: closing the leaked fd, 0: none needed or possible). */
+int lxcpy_attach_last_guard(void);
+void lxcpy_attach_force_fd_guard(int mode);
+
+#if 0
+/* For cffi only: the child's entry into Python (defined by cffi; attach.c
+ * declares it for the C compiler with the same signature). */
+extern "Python+C" int lxcpy_py_child(void *payload);
+#endif
+#endif
