@@ -39,8 +39,11 @@ install: deps $(VENV)/bin/python
 demo: install
 	$(VENV)/bin/python examples/quickstart.py
 
+# Twice: with lxcpy's helper process (the default) and without it, since
+# public behaviour must be the same both ways.
 test: install
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+	LXCPY_HELPER=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests
+	LXCPY_HELPER=0 $(VENV)/bin/pytest -q -p no:cacheprovider tests
 
 lint: install
 	$(VENV)/bin/pip install -q ruff mypy
@@ -51,4 +54,4 @@ bench: install
 	$(VENV)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info lxcpy/_lxc*.so
+	rm -rf $(VENV) build *.egg-info lxcpy/_lxc*.so lxcpy/lxcpy-helper

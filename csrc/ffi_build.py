@@ -2,7 +2,8 @@
 
 It never imports lxcpy. It finds liblxc with pkg-config, declares only the
 shim (``constants.cdef`` and the ``*.decl.h`` files beside it) and compiles the shim's ``*.c`` files
-into the extension.
+into the extension. setup.py also reads ``lxc_flags()`` and ``HELPER_SOURCES``
+from here to build the helper executable.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def _pkg_config(*args: str) -> list[str] | None:
     return shlex.split(out)
 
 
-def _lxc_flags() -> tuple[list[str], list[str], list[str]]:
+def lxc_flags() -> tuple[list[str], list[str], list[str]]:
+    """liblxc's (include_dirs, library_dirs, libraries), from pkg-config;
+    used for the extension and for the helper executable (setup.py)."""
     cflags = _pkg_config("--cflags")
     libs = _pkg_config("--libs")
     if cflags is None or libs is None:
@@ -50,6 +53,13 @@ def _lxc_flags() -> tuple[list[str], list[str], list[str]]:
     return include_dirs, library_dirs, libraries
 
 
+# The helper executable (lxcpy/lxcpy-helper, built by setup.py): its own
+# sources in csrc/helper/, plus the shim sources it shares with the
+# extension (none of which needs libpython).
+HELPER_SOURCES = [*sorted((HERE / "helper").glob("*.c")), HERE / "core.c", HERE / "hproto.c"]
+COMPILE_ARGS = ["-std=gnu11", "-Wall", "-Wno-unused-function"]
+
+
 def _cdef() -> str:
     """The constants file, then every ``*.decl.h`` without its preprocessor
     lines (the include guard), which the C compiler reads as they are."""
@@ -61,7 +71,7 @@ def _cdef() -> str:
 
 
 def build() -> FFI:
-    include_dirs, library_dirs, libraries = _lxc_flags()
+    include_dirs, library_dirs, libraries = lxc_flags()
     sources = sorted(HERE.glob("*.c"))
     builder = FFI()
     builder.cdef(_cdef())
@@ -73,7 +83,7 @@ def build() -> FFI:
         include_dirs=[str(HERE), *include_dirs],
         library_dirs=library_dirs,
         libraries=libraries,
-        extra_compile_args=["-std=gnu11", "-Wall", "-Wno-unused-function"],
+        extra_compile_args=COMPILE_ARGS,
     )
     return builder
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from lxcpy import _lxc  # type: ignore[attr-defined,unused-ignore]
 from lxcpy._lxc import ffi, lib  # type: ignore[import-not-found,unused-ignore]
 
 # A struct lxcpy_handle* with ffi.gc attached. Opaque to every other module.
@@ -630,3 +631,83 @@ def attach_force_fd_guard(mode: int) -> None:
     """Test hook: 1 uses the fd-snapshot fallback instead of the guard
     thread; 2 disables the guard (liblxc's leak shows); 0 is normal."""
     lib.lxcpy_attach_force_fd_guard(mode)
+
+
+
+
+# -- the helper protocol ----------------------------------------------------
+# Requests are packed by C (csrc/hproto.c), the code lxcpy-helper unpacks
+# them with; Python moves the bytes and the fds (lxcpy._helper).
+
+HELPER_PATH: str = os.path.join(os.path.dirname(os.path.abspath(_lxc.__file__)), "lxcpy-helper")
+HREP_DONE: int = lib.LXCPY_HREP_DONE
+HREP_PONG: int = lib.LXCPY_HREP_PONG
+HMAX_MSG: int = int(lib.lxcpy_hmax_msg())
+_HREPLY_SIZE: int = ffi.sizeof("struct lxcpy_hreply")
+
+
+def _packed(pack: Any, size: int, *args: Any) -> bytes | None:
+    """Run one lxcpy_hpack_* into a buffer; None when the request is too
+    large for the protocol (the caller then works in-process)."""
+    cap = min(size + 256, HMAX_MSG)
+    buf = ffi.new("char[]", cap)
+    n = int(pack(buf, cap, *args))
+    if n < 0:
+        return None
+    return bytes(ffi.buffer(buf, n))
+
+
+def _strv_size(args: list[bytes] | None) -> int:
+    return sum(len(a) + 1 for a in args or ())
+
+
+def hpack_ping() -> bytes:
+    msg = _packed(lib.lxcpy_hpack_ping, 0)
+    assert msg is not None
+    return msg
+
+
+def hpack_start(name: str, lxcpath: bytes, use_init: bool, cmd: list[bytes] | None) -> bytes | None:
+    n = enc(name)
+    keep: Any = ffi.NULL
+    if cmd is not None:
+        keep, _strings = _argv(cmd)
+    return _packed(
+        lib.lxcpy_hpack_start,
+        len(n) + len(lxcpath) + _strv_size(cmd),
+        n,
+        lxcpath,
+        int(use_init),
+        keep,
+    )
+
+
+def hpack_create(
+    name: str, lxcpath: bytes, template: str | None, backend: str | None, args: list[str]
+) -> bytes | None:
+    n, t, b = enc(name), _enc_opt(template), _enc_opt(backend)
+    argv = [enc(a) for a in args]
+    arr, _strings = _argv(argv)
+    return _packed(
+        lib.lxcpy_hpack_create,
+        len(n) + len(lxcpath) + len(t or b"") + len(b or b"") + _strv_size(argv),
+        n,
+        lxcpath,
+        _opt(t),
+        _opt(b),
+        0,
+        arr,
+    )
+
+
+def hreply(data: bytes) -> tuple[int, int, int, int] | None:
+    """(err, kind, status, pid) of one reply; None when it is not one."""
+    if len(data) != _HREPLY_SIZE:
+        return None
+    r = ffi.new("struct lxcpy_hreply *")
+    ffi.memmove(r, data, _HREPLY_SIZE)
+    return int(r.err), int(r.kind), int(r.status), int(r.pid)
+
+
+def _enc_opt(value: str | None) -> bytes | None:
+    return None if value is None else enc(value)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _validate
+from lxcpy import _attach, _ffi, _helper, _validate
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -250,7 +250,15 @@ class Container:
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:
-                rc = _ffi.create(h, template, backend, argv, out)
+                msg = None
+                if _helper.enabled():
+                    msg = _ffi.hpack_create(
+                        self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
+                    )
+                if msg is not None:
+                    rc = self._in_helper(op, msg, (out,))
+                else:
+                    rc = _ffi.create(h, template, backend, argv, out)
                 if rc != 0 or not _ffi.is_defined(h):
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
@@ -287,7 +295,13 @@ class Container:
         assert limit is not None
         self._need_stopped("start")
         with self._op("start") as op:
-            rc = _ffi.start(self._handle(), use_init, argv)
+            msg = None
+            if _helper.enabled():
+                msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
+            if msg is not None:
+                rc = self._in_helper(op, msg)
+            else:
+                rc = _ffi.start(self._handle(), use_init, argv)
             if rc != 0:
                 op.fail(_child_failure("liblxc could not start the container", rc))
             if not self._wait_state(State.RUNNING, limit):
@@ -453,10 +467,33 @@ class Container:
         if keep_mac:
             flags |= _ffi.CLONE_KEEPMACADDR
         with self._op("clone") as op:
+            # In-process: liblxc leaves the copy's handle with a
+            # configuration (its storage type prefix) that a handle opened
+            # afresh would not have, so a helper could not hand back the same.
             h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
             if h is None:
                 op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
         return Container._from_handle(h, new, dest)
+
+    def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:
+        """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker
+        of lxcpy's helper process. The worker opens its own handle, loads
+        this handle's in-memory configuration (saved to a memfd: unsaved
+        changes apply as they would in-process) and logs to this handle's
+        log. Returns what the in-process shim functions return: the
+        worker's exit code, 128 + a signal, or -errno."""
+        h = self._handle()
+        cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+        try:
+            if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
+                op.fail("liblxc could not save the configuration for lxcpy's helper")
+            try:
+                err, _kind, status, _pid = _helper.request(msg, [cfg, _ffi.log_fd(h), *fds])
+            except _helper.HelperLost as e:
+                op.fail(str(e))
+            return _helper.wait_status_code(err, status)
+        finally:
+            os.close(cfg)
 
     # -- running things inside (attach) ------------------------------------------------
 

@@ -144,8 +144,10 @@ def test_wait(running: lxcpy.Container) -> None:
     t0 = time.monotonic()
     assert running.wait(lxcpy.State.STOPPED, timeout=1) is False
     assert time.monotonic() - t0 < 3
-    threading.Timer(0.3, running.stop).start()
+    stopper = threading.Timer(0.3, running.stop)
+    stopper.start()
     assert running.wait(lxcpy.State.STOPPED, timeout=10) is True
+    stopper.join()  # stop() may still be in its call when STOPPED is seen
 
 
 def test_wait_bad_state(running: lxcpy.Container) -> None:

@@ -1,0 +1,35 @@
+/* The helper protocol's declarations: read by cffi's cdef and by the C
+ * compiler. Requests are packed here in C, by the same code the helper
+ * executable unpacks them with (hproto.c); Python only moves the bytes
+ * and the fds. */
+#ifndef LXCPY_HELPER_DECL_H
+#define LXCPY_HELPER_DECL_H
+#include <stdint.h>
+
+/* Request kinds and reply kinds (cffi reads their values from here
+ * through constants.cdef). */
+#define LXCPY_HOP_PING 1
+#define LXCPY_HOP_START 2
+#define LXCPY_HOP_CREATE 3
+
+/* The reply always carries one of these. */
+#define LXCPY_HREP_DONE 1   /* status: the wait status of the worker */
+#define LXCPY_HREP_PONG 2   /* pid: the helper's pid */
+
+struct lxcpy_hreply {
+	int32_t err;    /* 0, or -errno: the request was refused or failed to run */
+	int32_t kind;   /* LXCPY_HREP_* */
+	int32_t status; /* a wait status (LXCPY_HREP_DONE) */
+	int32_t pid;
+};
+
+/* Each returns the length of the message written into buf, or -errno
+ * (-E2BIG when it does not fit in cap or in the protocol's limit). */
+int lxcpy_hpack_ping(char *buf, int cap);
+int lxcpy_hpack_start(char *buf, int cap, const char *name, const char *lxcpath,
+                      int useinit, char **argv);
+int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath,
+                       const char *t, const char *bdevtype, int flags, char **argv);
+/* The largest message the helper accepts. */
+int lxcpy_hmax_msg(void);
+#endif

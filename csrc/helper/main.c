@@ -1,0 +1,448 @@
+/* lxcpy-helper: a small process that does lxcpy's fork-heavy liblxc work,
+ * so that its cost does not depend on what the caller holds (its memory,
+ * its open fds).
+ *
+ * lxcpy spawns it (posix_spawn) with one end of a SOCK_SEQPACKET
+ * socketpair as fd 3, the control socket, and /dev/null on fds 0-2. It
+ * serves only that socket, and exits when it reaches EOF: when every copy
+ * of the caller's end is closed, that is when the caller is gone.
+ *
+ * Each request (see hproto.h) carries its own reply socket. The helper
+ * forks one worker per request, which does the liblxc work and _exit()s
+ * with the result (start and create); the helper reaps its workers, and only them (liblxc
+ * waits for its own intermediate children), and sends each exact wait
+ * status on the request's reply socket. The event loop polls the control
+ * socket and a signalfd for SIGCHLD; nothing runs in a signal handler.
+ *
+ * Every request is checked (framing, counts, sizes, the fds' types, the
+ * names and paths the public API refuses) and answered -EINVAL when
+ * malformed; a request without a usable reply socket is dropped.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lxcpy_shim.h"
+#include "core.decl.h"
+#include "helper.decl.h"
+#include "hproto.h"
+
+#define CTL_FD 3
+#define MAX_CHILDREN 4096
+
+struct child {
+	pid_t pid;
+	int reply;
+};
+
+static struct child *children;
+static size_t nchildren;
+
+/* -- fds ------------------------------------------------------------------- */
+
+static void close_from(int lowfd)
+{
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		for (int fd = lowfd; fd < 65536; fd++)
+			close(fd);
+		return;
+	}
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd >= lowfd && fd != self)
+			close(fd);
+	}
+	closedir(d);
+}
+
+static void close_range_between(int lo, int hi)
+{
+	if (lo > hi)
+		return;
+	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
+		return;
+	for (int fd = lo; fd <= hi; fd++)
+		close(fd);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Close every fd >= 3 but those in keep (n <= LXCPY_HMAX_FDS). */
+static void close_except(const int *keep, int n)
+{
+	int sorted[LXCPY_HMAX_FDS];
+	int lo = 3;
+
+	memcpy(sorted, keep, (size_t)n * sizeof(int));
+	qsort(sorted, (size_t)n, sizeof(int), cmp_int);
+	for (int i = 0; i < n; i++) {
+		if (sorted[i] < lo)
+			continue;
+		close_range_between(lo, sorted[i] - 1);
+		lo = sorted[i] + 1;
+	}
+	close_from(lo);
+}
+
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int is_seqpacket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return 0;
+	return type == SOCK_SEQPACKET;
+}
+
+static int is_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void reply(int fd, int err, int kind, int status, int pid)
+{
+	struct lxcpy_hreply r = {.err = err, .kind = kind, .status = status, .pid = pid};
+
+	/* The caller may have gone (an interrupted call): nothing to do then. */
+	while (send(fd, &r, sizeof(r), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* -- the workers -------------------------------------------------------------- */
+
+/* In a worker: a handle with the caller's in-memory config (saved to
+ * the config memfd) and liblxc's log going to the caller's log memfd. */
+static struct lxc_container *worker_handle(const char *name, const char *lxcpath,
+					   int configfd, int logfd)
+{
+	struct lxcpy_handle h = {.logfd = logfd};
+	struct lxc_container *c;
+	char path[64];
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c)
+		_exit(125);
+	h.c = c;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", configfd);
+	c->clear_config(c);
+	if (!c->load_config(c, path))
+		_exit(125);
+	close(configfd);
+	if (lxcpy_log_attach(&h) < 0)
+		_exit(125);
+	return c;
+}
+
+static void null_stdio(int out)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(out >= 0 ? out : null, STDOUT_FILENO);
+		dup2(out >= 0 ? out : null, STDERR_FILENO);
+		if (null > 2)
+			close(null);
+	}
+}
+
+static void worker_start(const struct lxcpy_hreq *r, const int *fds)
+{
+	struct lxc_container *c = worker_handle(r->strs[0], r->strs[1], fds[1], fds[2]);
+	char **argv = NULL;
+
+	if (r->ints[1]) {
+		argv = calloc(r->nstrs - 1, sizeof(char *));
+		if (!argv)
+			_exit(125);
+		for (uint32_t i = 2; i < r->nstrs; i++)
+			argv[i - 2] = (char *)r->strs[i];
+	}
+	c->want_daemonize(c, true);
+	_exit(c->start(c, r->ints[0], argv) ? 0 : 1);
+}
+
+static void worker_create(const struct lxcpy_hreq *r, const int *fds)
+{
+	struct lxc_container *c;
+	char **argv = calloc(r->nstrs - 3, sizeof(char *));
+
+	null_stdio(fds[3]);
+	c = worker_handle(r->strs[0], r->strs[1], fds[1], fds[2]);
+	if (!argv)
+		_exit(125);
+	for (uint32_t i = 4; i < r->nstrs; i++)
+		argv[i - 4] = (char *)r->strs[i];
+	_exit(c->create(c, r->ints[1] ? r->strs[2] : NULL, r->ints[2] ? r->strs[3] : NULL, NULL,
+			r->ints[0], argv)
+		      ? 0
+		      : 1);
+}
+
+/* -- checking ---------------------------------------------------------------- */
+
+static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
+{
+	if ((int)r->nfds != nfds)
+		return -EINVAL;
+	switch (r->op) {
+	case LXCPY_HOP_PING:
+		return r->nints == 0 && r->nstrs == 0 && nfds == 1 ? 0 : -EINVAL;
+	case LXCPY_HOP_START:
+		if (r->nints != 2 || nfds != 3 || r->nstrs < 2)
+			return -EINVAL;
+		if ((r->ints[0] != 0 && r->ints[0] != 1) || (r->ints[1] != 0 && r->ints[1] != 1))
+			return -EINVAL;
+		/* A command is never empty; no command carries no strings. */
+		if (r->ints[1] ? r->nstrs < 3 : r->nstrs != 2)
+			return -EINVAL;
+		break;
+	case LXCPY_HOP_CREATE:
+		if (r->nints != 3 || nfds != 4 || r->nstrs < 4)
+			return -EINVAL;
+		if ((r->ints[0] & ~LXC_CREATE_QUIET) != 0)
+			return -EINVAL;
+		if ((r->ints[1] != 0 && r->ints[1] != 1) || (r->ints[2] != 0 && r->ints[2] != 1))
+			return -EINVAL;
+		if (r->ints[1] ? (!r->strs[2][0] || !lxcpy_valid_text(r->strs[2])) : r->strs[2][0])
+			return -EINVAL;
+		if (r->ints[2] ? !lxcpy_valid_name(r->strs[3]) : r->strs[3][0] != '\0')
+			return -EINVAL;
+		if (!is_regular(fds[3]))
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* Every lifecycle request: name, lxcpath, config memfd, log memfd. */
+	if (!lxcpy_valid_name(r->strs[0]) || !lxcpy_valid_path(r->strs[1]))
+		return -EINVAL;
+	if (!is_regular(fds[1]) || !is_regular(fds[2]))
+		return -EINVAL;
+	return 0;
+}
+
+/* -- the loop ---------------------------------------------------------------- */
+
+static int add_child(pid_t pid, int replyfd)
+{
+	if (nchildren == MAX_CHILDREN)
+		return -EAGAIN;
+	children[nchildren].pid = pid;
+	children[nchildren].reply = replyfd;
+	nchildren++;
+	return 0;
+}
+
+static void reap(void)
+{
+	for (size_t i = 0; i < nchildren;) {
+		int status;
+		pid_t r = waitpid(children[i].pid, &status, WNOHANG);
+
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		if (r < 0)
+			reply(children[i].reply, -errno, LXCPY_HREP_DONE, 0, children[i].pid);
+		else
+			reply(children[i].reply, 0, LXCPY_HREP_DONE, status, children[i].pid);
+		close(children[i].reply);
+		children[i] = children[--nchildren];
+	}
+}
+
+static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
+{
+	sigset_t none;
+	int err = check_request(r, fds, nfds);
+	pid_t pid;
+
+	if (err) {
+		reply(fds[0], err, 0, 0, 0);
+		return;
+	}
+	if (r->op == LXCPY_HOP_PING) {
+		reply(fds[0], 0, LXCPY_HREP_PONG, 0, getpid());
+		return;
+	}
+	if (nchildren == MAX_CHILDREN) {
+		reply(fds[0], -EAGAIN, 0, 0, 0);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		reply(fds[0], -errno, 0, 0, 0);
+		return;
+	}
+	if (pid == 0) {
+		/* The worker keeps only the request's fds (not the reply socket,
+		 * nor the control socket or other requests' sockets), and
+		 * liblxc gets SIGCHLD back. SIGPIPE stays ignored, as it is
+		 * in a Python caller. */
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_except(fds + 1, nfds - 1);
+		if (r->op == LXCPY_HOP_START)
+			worker_start(r, fds);
+		else
+			worker_create(r, fds);
+		_exit(125);
+	}
+	add_child(pid, fds[0]);
+	fds[0] = -1; /* kept until the worker is reaped */
+}
+
+static int handle_request(char *buf, int empty_is_eof)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * LXCPY_HMAX_FDS)];
+	} cbuf;
+	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_HMAX_MSG};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	int fds[LXCPY_HMAX_FDS * 2];
+	int nfds = 0, bad = 0;
+	struct lxcpy_hreq *req;
+	ssize_t n;
+
+	n = recvmsg(CTL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0)
+		return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (nfds < (int)(sizeof(fds) / sizeof(fds[0])))
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n == 0 && nfds == 0 && empty_is_eof)
+		return -1;
+	if (nfds == 0)
+		return 0; /* nobody to answer */
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || nfds > LXCPY_HMAX_FDS)
+		bad = 1;
+	if (!is_seqpacket(fds[0])) {
+		close_all(fds, nfds);
+		return 0;
+	}
+	req = malloc(sizeof(*req));
+	if (!req) {
+		reply(fds[0], -ENOMEM, 0, 0, 0);
+		close_all(fds, nfds);
+		return 0;
+	}
+	if (bad || lxcpy_hunpack(buf, (size_t)n, req) < 0) {
+		reply(fds[0], -EINVAL, 0, 0, 0);
+	} else {
+		serve(req, fds, nfds);
+	}
+	free(req);
+	close_all(fds, nfds);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pollfd pfd[2];
+	sigset_t mask;
+	char *buf;
+	int sfd;
+
+	/* Nothing but 0-2 and the control socket. */
+	close_from(CTL_FD + 1);
+	if (!is_seqpacket(CTL_FD)) {
+		fprintf(stderr, "lxcpy-helper: fd 3 is not lxcpy's control socket\n");
+		return 2;
+	}
+	fcntl(CTL_FD, F_SETFD, FD_CLOEXEC);
+	/* Pin no directory (a mount the caller wants to unmount). */
+	if (chdir("/") < 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	children = calloc(MAX_CHILDREN, sizeof(*children));
+	/* 4-byte aligned, as lxcpy_hunpack wants. */
+	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
+	if (sfd < 0 || !children || !buf) {
+		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
+		return 2;
+	}
+	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
+
+	pfd[0].fd = CTL_FD;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si))
+				;
+			reap();
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			/* An empty message reads as 0 too: only POLLHUP means EOF. */
+			int hup = (pfd[0].revents & (POLLHUP | POLLERR)) != 0;
+			if (handle_request(buf, hup) < 0)
+				break;
+		}
+	}
+	/* The caller is gone. Workers in flight finish on their own (init
+	 * reaps them); their replies have nobody to go to. */
+	return 0;
+}

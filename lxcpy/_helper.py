@@ -1,0 +1,224 @@
+"""lxcpy's helper process: where the fork-heavy liblxc work runs.
+
+liblxc forks the calling process to start a container (and to create or
+clone one); the cost of a fork grows with the caller's memory, and a
+daemonized start closes the caller's inherited fds one by one. lxcpy
+therefore sends that work to a small C process it owns, ``lxcpy-helper``
+(built with the extension, see ``csrc/helper/main.c``), so its cost is that
+of a small process whatever the caller holds.
+
+- One helper per process, shared by threads; spawned lazily with
+  ``os.posix_spawn`` (vfork-based, cheap from a large caller), one end of a
+  ``socketpair(AF_UNIX, SOCK_SEQPACKET)`` as its fd 3. Nobody else can talk
+  to it.
+- Each request travels with its own reply socket (SCM_RIGHTS), so every
+  calling thread waits on its own socket with the GIL released.
+- The helper exits when the control socket reaches EOF, that is when every
+  copy of this process's end is closed: when this process is gone. A forked
+  child closes its copy at once (``os.register_at_fork``) and spawns its
+  own helper if it needs one.
+- A helper that died is reaped and replaced on the next call; a request it
+  had not answered yet raises ``HelperLost``.
+- ``LXCPY_HELPER=0`` in the environment (read at every call) makes lxcpy
+  do the work in-process, as it also does when the executable is missing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import threading
+from collections.abc import Sequence
+
+from lxcpy import _ffi
+
+__all__ = ["HelperLost", "enabled", "helper_pid", "request", "wait_status_code"]
+
+ENV = "LXCPY_HELPER"
+# Passed to the helper as its liblxc log level (lxcpy._check.LOG_LEVEL).
+_LOG_LEVEL = "ERROR"
+_REPLY_MAX = 64
+
+
+class HelperLost(Exception):
+    """The helper died before it answered a request."""
+
+
+class _Helper:
+    __slots__ = ("pid", "sock")
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+
+
+_lock = threading.Lock()
+_current: _Helper | None = None
+
+
+def enabled() -> bool:
+    """Whether to use the helper: LXCPY_HELPER is not "0" and the
+    executable exists."""
+    if os.environ.get(ENV, "1").strip() == "0":
+        return False
+    return os.access(_ffi.HELPER_PATH, os.X_OK)
+
+
+def _high(fd: int) -> int:
+    """A CLOEXEC copy of fd numbered >= 10 (so that the spawn's dup2()s
+    onto 0-3 cannot clobber a source fd)."""
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+
+
+def _spawn() -> _Helper:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            hnull, hsock = _high(null), _high(theirs.fileno())
+        finally:
+            os.close(null)
+        try:
+            pid = os.posix_spawn(
+                _ffi.HELPER_PATH,
+                [_ffi.HELPER_PATH, _LOG_LEVEL],
+                dict(os.environ),
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, hnull, 0),
+                    (os.POSIX_SPAWN_DUP2, hnull, 1),
+                    (os.POSIX_SPAWN_DUP2, hnull, 2),
+                    (os.POSIX_SPAWN_DUP2, hsock, 3),
+                ],
+                # Its own session: a Ctrl-C on the caller's terminal is
+                # for the caller, not for the helper.
+                setsid=True,
+                setsigmask=(),
+            )
+        finally:
+            os.close(hnull)
+            os.close(hsock)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return _Helper(pid, ours)
+
+
+def _reap(h: _Helper, kill: bool) -> None:
+    """Close our end and reap the helper (our child: its pid cannot have
+    been reused while unreaped)."""
+    h.sock.close()
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(h.pid, 9)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(h.pid, 0)
+
+
+def _get() -> _Helper:
+    global _current
+    with _lock:
+        h = _current
+        if h is not None:
+            try:
+                done, _ = os.waitpid(h.pid, os.WNOHANG)
+            except ChildProcessError:
+                done = h.pid  # reaped by someone else (os.wait())
+            if done == 0:
+                return h
+            h.sock.close()
+            _current = None
+        _current = _spawn()
+        return _current
+
+
+def _discard(h: _Helper) -> None:
+    """Forget a helper that stopped answering, if nobody did already."""
+    global _current
+    with _lock:
+        if _current is not h:
+            return
+        _current = None
+    _reap(h, kill=True)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child drops the parent's helper: it closes its copy of the
+    control socket (so the helper still sees EOF when the parent goes) and
+    never waits for a process that is not its child."""
+    global _current, _lock
+    h, _current = _current, None
+    _lock = threading.Lock()
+    if h is not None:
+        h.sock.close()
+
+
+def _at_exit() -> None:
+    global _current
+    h, _current = _current, None
+    if h is not None:
+        _reap(h, kill=False)  # it exits on EOF
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_at_exit)
+
+
+def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
+    """Send one packed request with its fds; return the helper's reply
+    (err, kind, status, pid). A helper found dead when sending is replaced
+    once; one that dies before answering raises HelperLost."""
+    for attempt in (0, 1):
+        h = _get()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with mine:
+            try:
+                try:
+                    socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
+                finally:
+                    theirs.close()
+            except OSError as e:
+                if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                    raise
+                _discard(h)
+                if attempt:
+                    raise HelperLost("lxcpy's helper process cannot be reached") from e
+                continue
+            data = mine.recv(_REPLY_MAX)
+        reply = _ffi.hreply(data) if data else None
+        if reply is None:
+            _discard(h)
+            raise HelperLost("lxcpy's helper process died before it answered")
+        return reply
+    raise AssertionError("unreachable")
+
+
+def helper_pid() -> int:
+    """The helper's pid as it reports it (spawning it if needed)."""
+    err, kind, _status, pid = request(_ffi.hpack_ping())
+    if err or kind != _ffi.HREP_PONG:
+        raise OSError(-err or errno.EPROTO, "lxcpy's helper did not answer a ping")
+    return pid
+
+
+def current_pid() -> int | None:
+    """The pid of this process's helper, without spawning one."""
+    h = _current
+    return None if h is None else h.pid
+
+
+def wait_status_code(err: int, status: int) -> int:
+    """A worker's result as lxcpy_wait_child reports it: the exit code,
+    128 + the signal that killed it, or -errno."""
+    if err < 0:
+        return err
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return -errno.ECHILD

@@ -1,0 +1,369 @@
+"""lxcpy's helper process (lxcpy._helper, csrc/helper/main.c): lazy, shared
+by threads, safe across fork, gone with its caller, restarted after a
+crash, leak-free, and deaf to malformed requests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import open_fds, zombies
+
+import lxcpy
+from lxcpy import _ffi, _helper
+
+pytestmark = pytest.mark.skipif(
+    not os.access(_ffi.HELPER_PATH, os.X_OK), reason="lxcpy-helper was not built"
+)
+
+EINVAL = 22
+
+
+@pytest.fixture(autouse=True)
+def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LXCPY_HELPER", "1")
+
+
+def alive(pid: int) -> bool:
+    """Whether pid exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.01)
+    return not alive(pid)
+
+
+def run_python(code: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+# -- lifetime -----------------------------------------------------------------
+
+
+def test_starts_lazily(base: lxcpy.Container, lxcpath: str) -> None:
+    r = run_python(
+        f"""
+        import lxcpy
+        from lxcpy import _helper
+        c = lxcpy.Container("base", {base.lxcpath!r})
+        c.state, c.config["lxc.uts.name"], lxcpy.list_containers({lxcpath!r})
+        assert _helper.current_pid() is None, "spawned too early"
+        copy = c.clone("lazy", lxcpath={lxcpath!r}, snapshot=True)
+        copy.start()
+        assert _helper.current_pid() is not None, "start did not use the helper"
+        copy.stop()
+        print("ok")
+        """
+    )
+    assert r.stdout.strip() == "ok", r.stderr
+
+
+def test_switch_off_means_no_helper(base: lxcpy.Container, lxcpath: str) -> None:
+    r = run_python(
+        f"""
+        import lxcpy
+        from lxcpy import _helper
+        c = lxcpy.Container("base", {base.lxcpath!r})
+        copy = c.clone("off", lxcpath={lxcpath!r}, snapshot=True)
+        copy.start()
+        copy.stop()
+        assert _helper.current_pid() is None
+        print("ok")
+        """,
+        env={**os.environ, "LXCPY_HELPER": "0"},
+    )
+    assert r.stdout.strip() == "ok", r.stderr
+
+
+def test_shared_by_threads() -> None:
+    pids: list[int] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            for _ in range(20):
+                pids.append(_helper.helper_pid())
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(pids) == 160
+    assert len(set(pids)) == 1
+    assert pids[0] == _helper.current_pid()
+
+
+def test_forked_child_gets_its_own() -> None:
+    parent_helper = _helper.helper_pid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(r)
+            none_at_first = _helper.current_pid() is None
+            own = _helper.helper_pid()
+            ok = none_at_first and own != parent_helper and own in children_of(os.getpid())
+            os.write(w, struct.pack("ii", int(ok), own))
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = os.read(r, 8)
+    os.close(r)
+    os.waitpid(pid, 0)
+    ok, child_helper = struct.unpack("ii", data)
+    assert ok
+    # The child's helper went with the child; the parent's still serves.
+    assert gone_within(child_helper, 2)
+    assert _helper.helper_pid() == parent_helper
+    assert zombies() == 0
+
+
+def test_dies_with_its_caller() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from lxcpy import _helper; print(_helper.helper_pid(), flush=True); "
+            "import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        helper = int(proc.stdout.readline())
+        assert alive(helper)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert gone_within(helper, 1)
+
+
+def test_restarts_after_kill(container: lxcpy.Container) -> None:
+    first = _helper.helper_pid()
+    os.kill(first, signal.SIGKILL)
+    assert gone_within(first, 2)
+    container.start()  # transparently through a new helper
+    assert container.running
+    second = _helper.current_pid()
+    assert second is not None and second != first
+    container.stop()
+    # The dead one was reaped.
+    assert zombies() == 0
+    assert not Path(f"/proc/{first}").exists()
+
+
+def test_restarts_when_found_dead_on_send() -> None:
+    h = _helper._get()
+    os.kill(h.pid, signal.SIGKILL)
+    os.waitpid(h.pid, 0)  # reaped behind lxcpy's back: the send fails
+    new = _helper.helper_pid()
+    assert new != h.pid
+    assert zombies() == 0
+
+
+def test_death_during_a_request_is_a_start_error(container: lxcpy.Container) -> None:
+    hook = Path(container.lxcpath, "slow-hook")
+    hook.write_text("#!/bin/sh\nsleep 2\n")
+    hook.chmod(0o755)
+    container.config["lxc.hook.pre-start"] = str(hook)
+    helper = _helper.helper_pid()
+    killer = threading.Timer(0.5, os.kill, (helper, signal.SIGKILL))
+    killer.start()
+    try:
+        with pytest.raises(lxcpy.StartError, match="helper process died"):
+            container.start()
+    finally:
+        killer.join()
+    # The worker carries on without the helper; let it finish and clean up.
+    container.wait(lxcpy.State.RUNNING, timeout=10)
+    if container.running:
+        container.stop()
+    assert _helper.helper_pid() != helper
+    assert zombies() == 0
+
+
+def test_no_leaks_over_many_calls(container: lxcpy.Container) -> None:
+    container.start()
+    container.stop()
+    helper = _helper.helper_pid()
+    fds, helper_fds = open_fds(), len(os.listdir(f"/proc/{helper}/fd"))
+    for _ in range(15):
+        container.start()
+        container.stop()
+    assert open_fds() == fds
+    assert len(os.listdir(f"/proc/{helper}/fd")) == helper_fds
+    assert children_of(helper) == []
+    assert zombies() == 0
+    assert _helper.current_pid() == helper
+
+
+def test_executable_refuses_a_missing_control_socket() -> None:
+    r = subprocess.run([_ffi.HELPER_PATH], capture_output=True, text=True, check=False)
+    assert r.returncode == 2
+    assert "control socket" in r.stderr
+
+
+# -- malformed requests -----------------------------------------------------
+
+
+def raw(msg: bytes, fds: list[int] | None = None, *, with_reply: bool = True) -> bytes | None:
+    """Send msg on the helper's control socket; the reply, or None when
+    the helper (rightly) had nobody to answer."""
+    h = _helper._get()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with mine:
+        sent = [theirs.fileno()] if with_reply else []
+        socket.send_fds(h.sock, [msg], [*sent, *(fds or [])])
+        theirs.close()
+        if not with_reply:
+            return None
+        mine.settimeout(5)
+        return mine.recv(64)
+
+
+def err_of(reply: bytes | None) -> int:
+    assert reply is not None
+    parsed = _ffi.hreply(reply)
+    assert parsed is not None
+    return parsed[0]
+
+
+def header(op: int, nints: int, nstrs: int, nfds: int, length: int) -> bytes:
+    return struct.pack("6I", 0x6C787068, op, nints, nstrs, nfds, length)
+
+
+@pytest.fixture
+def memfds() -> Iterator[list[int]]:
+    fds = [os.memfd_create("cfg", os.MFD_CLOEXEC), os.memfd_create("log", os.MFD_CLOEXEC)]
+    yield fds
+    for fd in fds:
+        os.close(fd)
+
+
+def test_refuses_garbage(memfds: list[int]) -> None:
+    helper = _helper.helper_pid()
+    assert err_of(raw(b"")) == -EINVAL
+    assert err_of(raw(b"\0" * 3)) == -EINVAL
+    assert err_of(raw(os.urandom(200))) == -EINVAL
+    assert err_of(raw(b"x" * 150_000)) == -EINVAL  # longer than the limit
+    # Right magic, lying lengths and counts.
+    assert err_of(raw(header(2, 2, 2, 3, 999))) == -EINVAL
+    assert err_of(raw(header(2, 1 << 30, 0, 3, 24))) == -EINVAL
+    assert err_of(raw(header(2, 0, 1 << 30, 3, 24))) == -EINVAL
+    assert err_of(raw(header(99, 0, 0, 1, 24))) == -EINVAL
+    # Strings not NUL-terminated, or bytes after the last one.
+    body = struct.pack("2i", 0, 0) + b"ct\0/tmp/x"
+    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    body = struct.pack("2i", 0, 0) + b"ct\0/tmp/x\0junk"
+    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    # No reply socket, or not a socket: dropped silently.
+    raw(os.urandom(64), with_reply=False)
+    r, w = os.pipe()
+    try:
+        h = _helper._get()
+        socket.send_fds(h.sock, [os.urandom(64)], [r, w])
+    finally:
+        os.close(r)
+        os.close(w)
+    # Still the same helper, still answering.
+    assert _helper.helper_pid() == helper
+
+
+def test_refuses_what_the_api_refuses(memfds: list[int]) -> None:
+    helper = _helper.helper_pid()
+    good = _ffi.hpack_start("ct", b"/tmp/x", False, None)
+    assert good is not None
+    # Wrong number of fds, or fds of the wrong kind.
+    assert err_of(raw(good, memfds[:1])) == -EINVAL
+    assert err_of(raw(good, [*memfds, memfds[0]])) == -EINVAL
+    r, w = os.pipe()
+    try:
+        assert err_of(raw(good, [r, memfds[1]])) == -EINVAL
+    finally:
+        os.close(r)
+        os.close(w)
+    # Names and paths the public API refuses (packed by C, which does not
+    # check: the helper must).
+    for name in ["", ".", "..", "a/b", "a b", "a\tb", "a\u00a0b", "a\u2028b", "x" * 300]:
+        msg = _ffi.hpack_start(name, b"/tmp/x", False, None)
+        assert msg is not None
+        assert err_of(raw(msg, memfds)) == -EINVAL, name
+    for path in [b"relative", b""]:
+        msg = _ffi.hpack_start("ct", path, False, None)
+        assert msg is not None
+        assert err_of(raw(msg, memfds)) == -EINVAL, path
+    bad_utf8 = bytearray(good)
+    bad_utf8[good.index(b"ct\0")] = 0xFF
+    assert err_of(raw(bytes(bad_utf8), memfds)) == -EINVAL
+    # use_init must be 0 or 1; a command flag needs a command.
+    body = struct.pack("2i", 7, 0) + b"ct\0/tmp/x\0"
+    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    body = struct.pack("2i", 0, 1) + b"ct\0/tmp/x\0"
+    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    # A create with flags the API never passes, or an empty template.
+    out = os.memfd_create("out", os.MFD_CLOEXEC)
+    try:
+        msg = _ffi.hpack_create("ct", b"/tmp/x", "", None, [])
+        assert msg is not None
+        assert err_of(raw(msg, [*memfds, out])) == -EINVAL
+    finally:
+        os.close(out)
+    assert _helper.helper_pid() == helper
+    assert zombies() == 0
+
+
+def test_packing_refuses_oversized_requests() -> None:
+    assert _ffi.hpack_start("ct", b"/tmp/x", False, [b"x" * 200_000]) is None
+
+
+def test_oversized_start_falls_back_in_process(container: lxcpy.Container) -> None:
+    # Too large for the protocol: done in-process, same result.
+    with pytest.raises(lxcpy.StartError):
+        container.start(["/bin/" + "x" * 200_000])
