@@ -11,6 +11,10 @@ from pathlib import Path
 
 import lxcpy
 
+# Where Python subprocesses of the tests run: not the checkout, whose
+# lxcpy/ (without the built extension) would shadow the installed package.
+NEUTRAL_CWD = "/"
+
 # Network-less containers: there is no bridge on test machines.
 NO_NET = {"lxc.net.0.type": "empty"}
 
@@ -77,6 +81,7 @@ def cgroup_v2_only() -> bool:
 def run_example(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(path), *args],
+        cwd=NEUTRAL_CWD,
         capture_output=True,
         text=True,
         timeout=timeout,

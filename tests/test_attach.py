@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import NEUTRAL_CWD
 
 import lxcpy
 from lxcpy import Namespace
@@ -475,7 +476,8 @@ def test_frozen_behind_liblxcs_back(running: lxcpy.Container) -> None:
         import sys
 
         r = subprocess.run([sys.executable, "-c", _FROZEN_BEHIND, running.name,
-                            running.lxcpath], capture_output=True, text=True, timeout=60)
+                            running.lxcpath], capture_output=True, text=True, timeout=60,
+                           cwd=NEUTRAL_CWD)
         assert r.stdout.startswith("AttachError"), (r.stdout, r.stderr)
     finally:
         knob.write_text(thawed)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import NEUTRAL_CWD
 
 import lxcpy
 
@@ -148,7 +149,7 @@ def test_attach_with_busy_and_lock_holding_threads(running: lxcpy.Container) -> 
     """The deadlock case, in a separate interpreter guarded by a timeout."""
     r = subprocess.run(
         [sys.executable, "-c", _THREADS, running.name, running.lxcpath],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
@@ -186,7 +187,7 @@ def test_attach_shell(running: lxcpy.Container, options: dict[str, str]) -> None
     r = subprocess.run(
         [sys.executable, "-c", _SHELL, running.name, running.lxcpath, repr(options)],
         input="echo in-shell $(hostname) $(pwd); exit 4\n",
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 4, r.stderr
     assert r.stdout.startswith("in-shell ct /")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import NEUTRAL_CWD
 
 import lxcpy
 
@@ -68,7 +69,7 @@ print(before, fds(), zombies(), guard, threading.active_count())
 def test_no_fd_or_zombie_leak_over_1000_runs(running: lxcpy.Container, mode: str) -> None:
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, mode, "1000"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 0, r.stderr
     before, after, zombies, guard, _threads = (int(x) for x in r.stdout.split())
@@ -105,7 +106,7 @@ def test_the_guard_is_what_prevents_the_leak(running: lxcpy.Container) -> None:
     (plus one per attach(func) call): the tests above would see it."""
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, "unguarded", "50"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 0, r.stderr
     before, after, _zombies, guard, _threads = (int(x) for x in r.stdout.split())

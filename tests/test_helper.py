@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import open_fds, zombies
+from helpers import NEUTRAL_CWD, open_fds, zombies
 
 import lxcpy
 from lxcpy import _ffi, _helper
@@ -59,6 +59,7 @@ def run_python(code: str, **kw: object) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
+        cwd=NEUTRAL_CWD,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -172,6 +173,7 @@ def test_dies_with_its_caller() -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=NEUTRAL_CWD,
     )
     try:
         assert proc.stdout is not None
