@@ -278,6 +278,7 @@ static void cached_drop(struct cached *e)
 	free(e->name);
 	free(e->lxcpath);
 	memset(e, 0, sizeof(*e));
+	e->h.logfd = -1;
 }
 
 /* The cached handle for (name, lxcpath, log memfd); *logfd is taken over
@@ -305,7 +306,6 @@ static struct lxc_container *attach_handle(const char *name, const char *lxcpath
 	}
 	e = lru;
 	cached_drop(e);
-	e->h.logfd = -1;
 	errno = 0;
 	e->h.c = lxc_container_new(name, lxcpath);
 	e->name = strdup(name);
@@ -583,6 +583,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	children = calloc(MAX_CHILDREN, sizeof(*children));
+	for (int i = 0; i < MAX_HANDLES; i++)
+		handles[i].h.logfd = -1;
 	/* 4-byte aligned, as lxcpy_hunpack wants. */
 	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
 	if (sfd < 0 || !children || !buf) {
