@@ -282,6 +282,23 @@ static void cloexec_from(int lowfd)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* glibc's posix_spawn leaves its own internal signals (SIGCANCEL,
+ * SIGSETXID: 32 and 33) ignored in the spawned lxcpy-helper, and ignored
+ * signals survive exec: give the program their default, as a Python
+ * caller's child gets. (glibc's sigaction refuses them: the raw call.) */
+static void default_internal_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} dfl = {0};
+
+	for (int sig = 32; sig <= 33; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+}
+
 static int run_child(void *payload)
 {
 	struct lxcpy_exec *e = payload;
@@ -302,6 +319,7 @@ static int run_child(void *payload)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		default_internal_signals();
 	}
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGXFSZ, SIG_DFL);
