@@ -504,27 +504,56 @@ def release(c: Container) -> None:
 
 
 
-def _cgroup_frozen(pid: int) -> bool:
-    """Whether the cgroup of pid is frozen (v1 freezer, or v2 cgroup.freeze)."""
+# Per container init (name, lxcpath, pid): the files that tell whether
+# its cgroup is frozen, found once in /proc/<pid>/cgroup (a container's
+# init does not change cgroups): (path, what a frozen one contains).
+_freeze_files: dict[tuple[str, str, int], tuple[tuple[str, str | None], ...]] = {}
+_FREEZE_FILES_MAX = 256
+
+
+def _find_freeze_files(pid: int) -> tuple[tuple[str, str | None], ...]:
+    """(v1 freezer.state, None: frozen unless THAWED) and (v2
+    cgroup.events, "frozen 1") files of pid's cgroups that exist."""
     try:
         with open(f"/proc/{pid}/cgroup") as f:
             lines = f.read().splitlines()
     except OSError:
-        return False
+        return ()
+    out: list[tuple[str, str | None]] = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
+        if "freezer" in controllers.split(","):
+            out.append((f"/sys/fs/cgroup/freezer{path}/freezer.state", None))
+        elif controllers == "":
+            for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                events = f"{root}{path}/cgroup.events"
+                if os.path.exists(events):
+                    out.append((events, "frozen 1"))
+                    break
+    return tuple(out)
+
+
+def _cgroup_frozen(c: Container, pid: int) -> bool:
+    """Whether the cgroup of the container's init (pid) is frozen (v1
+    freezer, or v2 cgroup.freeze)."""
+    key = (c.name, c.lxcpath, pid)
+    files = _freeze_files.get(key)
+    if files is None:
+        files = _find_freeze_files(pid)
+        if len(_freeze_files) >= _FREEZE_FILES_MAX:
+            _freeze_files.clear()
+        _freeze_files[key] = files
+    for path, frozen in files:
         try:
-            if "freezer" in controllers.split(","):
-                with open(f"/sys/fs/cgroup/freezer{path}/freezer.state") as f:
-                    if f.read().strip() != "THAWED":
-                        return True
-            elif controllers == "":
-                for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-                    with contextlib.suppress(OSError), open(f"{root}{path}/cgroup.events") as f:
-                        if "frozen 1" in f.read().splitlines():
-                            return True
+            with open(path) as f:
+                text = f.read()
         except OSError:
             continue
+        if frozen is None:
+            if text.strip() != "THAWED":
+                return True
+        elif frozen in text.splitlines():
+            return True
     return False
 
 
@@ -537,7 +566,7 @@ def need_attachable(c: Container) -> None:
         # The monitor's word, and the kernel's: an attach into a frozen
         # cgroup would block in liblxc for good.
         pid = _ffi.init_pid(h)
-        if pid <= 0 or not _cgroup_frozen(pid):
+        if pid <= 0 or not _cgroup_frozen(c, pid):
             return
         state = State.FROZEN.value
     if state in (State.FROZEN.value, State.FREEZING.value):
