@@ -17,7 +17,4 @@ int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o);
 /* c->attach() with o translated, the init pidfd leak guarded. */
 int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		    lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid);
-/* Start a thread that parks for good, so that this process is never
- * single-threaded while liblxc attaches (see the leak guard): 0 or -1. */
-int lxcpy_attach_keep_thread(void);
 #endif

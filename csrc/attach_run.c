@@ -181,47 +181,11 @@ static int guard_thread(struct leak_guard *g)
 	return ok;
 }
 
-/* A process that calls lxcpy_attach_keep_thread() is never single-threaded
- * again: no guard needed per call (lxcpy-helper). */
-static int permanent_guard;
-
-static void *park_main(void *arg)
-{
-	(void)arg;
-	for (;;)
-		pause();
-	return NULL;
-}
-
-int lxcpy_attach_keep_thread(void)
-{
-	pthread_attr_t attr;
-	pthread_t thread;
-	sigset_t all, old;
-	int ok;
-
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&thread, &attr, park_main, NULL) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	permanent_guard = ok;
-	return ok ? 0 : -1;
-}
-
 static void guard_start(struct leak_guard *g)
 {
 	memset(g, 0, sizeof(*g));
 	if (force_fd_guard == 2)
 		return;
-	if (permanent_guard && !force_fd_guard) {
-		g->kind = 3;
-		return;
-	}
 	if (!force_fd_guard && guard_thread(g)) {
 		g->kind = 1;
 		return;
@@ -237,7 +201,7 @@ static void guard_stop(struct leak_guard *g)
 {
 	int saved = errno;
 
-	last_guard = g->kind == 3 ? 1 : g->kind;
+	last_guard = g->kind;
 	if (g->kind == 1) {
 		sem_post(&g->stop);
 		pthread_join(g->thread, NULL);

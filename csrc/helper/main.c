@@ -39,7 +39,6 @@
 #include "core.decl.h"
 #include "helper.decl.h"
 #include "hproto.h"
-#include "attach_int.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -593,11 +592,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
-	/* liblxc's attach leaks the container init's pidfd, and moves our
-	 * future children into the container's time namespace, when called
-	 * single-threaded: one parked thread for good (it blocks every
-	 * signal) instead of one guard thread per attach. */
-	lxcpy_attach_keep_thread();
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;
