@@ -243,7 +243,9 @@ def test_no_leaks_over_many_calls(container: lxcpy.Container) -> None:
         container.start()
         container.stop()
     assert open_fds() == fds
-    assert helper_fd_links(helper) == helper_fds
+    # Nothing new in the helper. (Something an earlier test left open
+    # there, a socket seen now and then in full runs, may have closed.)
+    assert set(helper_fd_links(helper).items()) <= set(helper_fds.items())
     assert children_of(helper) == []
     assert zombies() == 0
     assert _helper.current_pid() == helper
