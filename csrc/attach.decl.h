@@ -31,6 +31,8 @@ struct lxcpy_attach_opts {
 	int child_fds[3];      /* dup2()ed onto 0-2 by lxcpy in the child; -1: none */
 	char *cwd;             /* chdir() in the child; NULL: liblxc's default */
 	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
+	char *initial_cwd;     /* liblxc's initial_cwd; NULL: the caller's cwd */
+	int reset_sigmask;     /* unblock every signal in the child (lxcpy-helper) */
 };
 
 /* Run argv (PATH search in the attached environment) in the container; no

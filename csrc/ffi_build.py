@@ -55,8 +55,13 @@ def lxc_flags() -> tuple[list[str], list[str], list[str]]:
 
 # The helper executable (lxcpy/lxcpy-helper, built by setup.py): its own
 # sources in csrc/helper/, plus the shim sources it shares with the
-# extension (none of which needs libpython).
-HELPER_SOURCES = [*sorted((HERE / "helper").glob("*.c")), HERE / "core.c", HERE / "hproto.c"]
+# extension (none of which needs libpython; attach.c, which does, stays out).
+HELPER_SOURCES = [
+    *sorted((HERE / "helper").glob("*.c")),
+    HERE / "core.c",
+    HERE / "hproto.c",
+    HERE / "attach_run.c",
+]
 COMPILE_ARGS = ["-std=gnu11", "-Wall", "-Wno-unused-function"]
 
 

@@ -11,10 +11,12 @@
 #define LXCPY_HOP_PING 1
 #define LXCPY_HOP_START 2
 #define LXCPY_HOP_CREATE 3
+#define LXCPY_HOP_ATTACH 4
 
 /* The reply always carries one of these. */
 #define LXCPY_HREP_DONE 1   /* status: the wait status of the worker */
 #define LXCPY_HREP_PONG 2   /* pid: the helper's pid */
+#define LXCPY_HREP_STARTED 3 /* pid: the attached process (its pidfd rides along) */
 
 struct lxcpy_hreply {
 	int32_t err;    /* 0, or -errno: the request was refused or failed to run */
@@ -30,6 +32,14 @@ int lxcpy_hpack_start(char *buf, int cap, const char *name, const char *lxcpath,
                       int useinit, char **argv);
 int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath,
                        const char *t, const char *bdevtype, int flags, char **argv);
+/* An attach request: o (its fds included), argv (argv[0] is the program),
+ * plus this process's environment and working directory, which liblxc
+ * hands to the attached process. The fds to send after the reply socket
+ * are written to fds (*nfds of them; fdcap >= LXCPY_HATTACH_FDS). */
+#define LXCPY_HATTACH_FDS 8
+int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath,
+                       const struct lxcpy_attach_opts *o, char **argv, int logfd,
+                       int *fds, int fdcap, int *nfds);
 /* The largest message the helper accepts. */
 int lxcpy_hmax_msg(void);
 #endif

@@ -3,12 +3,18 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hproto.h"
 #include "helper.decl.h"
+
+extern char **environ;
 
 int lxcpy_hmax_msg(void)
 {
@@ -109,6 +115,104 @@ int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath
 	put_str(&p, t);
 	put_str(&p, bdevtype);
 	put_strv(&p, argv);
+	return end(&p);
+}
+
+static uint32_t strv_len(char **v)
+{
+	uint32_t n = 0;
+
+	for (; v && v[n]; n++)
+		;
+	return n;
+}
+
+/* The index in fds of fd (added if new), or -1 for fd < 0; -E2BIG when
+ * there is no room left. */
+static int fd_index(int fd, int *fds, int fdcap, int *nfds)
+{
+	if (fd < 0)
+		return -1;
+	for (int i = ATTACH_FD_STDIO; i < *nfds; i++)
+		if (fds[i - 1] == fd)
+			return i;
+	if (*nfds - 1 >= fdcap)
+		return -E2BIG;
+	fds[*nfds - 1] = fd;
+	return (*nfds)++;
+}
+
+int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath,
+		       const struct lxcpy_attach_opts *o, char **argv, int logfd,
+		       int *fds, int fdcap, int *nfds)
+{
+	int32_t fixed[ATTACH_NFIXED];
+	char *caller_cwd = getcwd(NULL, 0);
+	struct packer p;
+	/* fds[] holds what follows the reply socket: its index i is fd i+1. */
+	int n = ATTACH_FD_STDIO;
+	int flags = 0;
+
+	*nfds = 0;
+	if (fdcap < 2 || o->ngroups > LXCPY_HMAX_INTS) {
+		free(caller_cwd);
+		return -E2BIG;
+	}
+	fds[ATTACH_FD_LOG - 1] = logfd;
+	fds[ATTACH_FD_ERR - 1] = o->errfd;
+	for (int i = 0; i < 3; i++) {
+		fixed[ATTACH_LXC_FD0 + i] = fd_index(o->lxc_fds[i], fds, fdcap, &n);
+		fixed[ATTACH_CHILD_FD0 + i] = fd_index(o->child_fds[i], fds, fdcap, &n);
+		if (fixed[ATTACH_LXC_FD0 + i] == -E2BIG || fixed[ATTACH_CHILD_FD0 + i] == -E2BIG) {
+			free(caller_cwd);
+			return -E2BIG;
+		}
+	}
+	if (o->move_to_cgroup)
+		flags |= ATTACH_F_MOVE_TO_CGROUP;
+	if (o->drop_capabilities)
+		flags |= ATTACH_F_DROP_CAPS;
+	if (o->no_new_privs)
+		flags |= ATTACH_F_NO_NEW_PRIVS;
+	if (o->remount_proc_sys)
+		flags |= ATTACH_F_REMOUNT;
+	if (o->clear_env)
+		flags |= ATTACH_F_CLEAR_ENV;
+	fixed[ATTACH_NAMESPACES] = o->namespaces;
+	fixed[ATTACH_PERSONALITY] = (int32_t)(uint32_t)(unsigned long)o->personality;
+	fixed[ATTACH_HAS_PERSONALITY] = o->personality >= 0;
+	fixed[ATTACH_UID] = o->uid;
+	fixed[ATTACH_GID] = o->gid;
+	fixed[ATTACH_FLAGS] = flags;
+	fixed[ATTACH_HAS_CALLER_CWD] = caller_cwd != NULL;
+	fixed[ATTACH_HAS_CWD] = o->cwd != NULL;
+	fixed[ATTACH_HAS_LSM] = o->lsm_label != NULL;
+	fixed[ATTACH_NGROUPS] = o->ngroups < 0 ? -1 : o->ngroups;
+	fixed[ATTACH_NEXTRA_ENV] = (int32_t)strv_len(o->extra_env);
+	fixed[ATTACH_NKEEP_ENV] = (int32_t)strv_len(o->keep_env);
+	fixed[ATTACH_NARGV] = (int32_t)strv_len(argv);
+	fixed[ATTACH_NENVIRON] = (int32_t)strv_len(environ);
+
+	begin(&p, buf, cap, LXCPY_HOP_ATTACH, (uint32_t)n, fixed, ATTACH_NFIXED);
+	for (int i = 0; i < o->ngroups; i++) {
+		int32_t g = (int32_t)o->groups[i];
+		put(&p, &g, sizeof(g));
+	}
+	p.hdr.nints = ATTACH_NFIXED + (uint32_t)(o->ngroups > 0 ? o->ngroups : 0);
+	put_str(&p, name);
+	put_str(&p, lxcpath);
+	if (caller_cwd)
+		put_str(&p, caller_cwd);
+	if (o->cwd)
+		put_str(&p, o->cwd);
+	if (o->lsm_label)
+		put_str(&p, o->lsm_label);
+	put_strv(&p, o->extra_env);
+	put_strv(&p, o->keep_env);
+	put_strv(&p, argv);
+	put_strv(&p, environ);
+	free(caller_cwd);
+	*nfds = n - 1;
 	return end(&p);
 }
 
@@ -235,4 +339,156 @@ int lxcpy_valid_name(const char *s)
 int lxcpy_valid_path(const char *s)
 {
 	return s[0] == '/' && strlen(s) < PATH_MAX;
+}
+
+/* -- attach requests -------------------------------------------------------- */
+
+static int fd_is(int fd, mode_t type)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+static int env_entry(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq && eq != s;
+}
+
+int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
+			 struct lxcpy_hattach *a)
+{
+	const int32_t *in = r->ints;
+	const int ns_all = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+			   CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP;
+	struct lxcpy_attach_opts *o = &a->o;
+	uint64_t want;
+	uint32_t k = 0;
+	int32_t ngroups;
+	char **v;
+
+	memset(a, 0, sizeof(*a));
+	if (r->op != LXCPY_HOP_ATTACH || r->nints < ATTACH_NFIXED || (int)r->nfds != nfds)
+		return -EINVAL;
+	if (nfds < ATTACH_FD_STDIO || nfds > ATTACH_FD_STDIO + 6)
+		return -EINVAL;
+	ngroups = in[ATTACH_NGROUPS];
+	if (ngroups < -1 || r->nints != ATTACH_NFIXED + (uint32_t)(ngroups > 0 ? ngroups : 0))
+		return -EINVAL;
+	if (in[ATTACH_NAMESPACES] != -1 && (in[ATTACH_NAMESPACES] & ~ns_all))
+		return -EINVAL;
+	if (in[ATTACH_FLAGS] & ~ATTACH_F_ALL)
+		return -EINVAL;
+	for (int i = ATTACH_HAS_PERSONALITY; i <= ATTACH_HAS_LSM; i++) {
+		if (i == ATTACH_UID || i == ATTACH_GID || i == ATTACH_FLAGS)
+			continue;
+		if (in[i] != 0 && in[i] != 1)
+			return -EINVAL;
+	}
+	if (in[ATTACH_NEXTRA_ENV] < 0 || in[ATTACH_NKEEP_ENV] < 0 || in[ATTACH_NARGV] < 1 ||
+	    in[ATTACH_NENVIRON] < 0)
+		return -EINVAL;
+	want = 2 + (uint64_t)in[ATTACH_HAS_CALLER_CWD] + (uint64_t)in[ATTACH_HAS_CWD] +
+	       (uint64_t)in[ATTACH_HAS_LSM] + (uint64_t)in[ATTACH_NEXTRA_ENV] +
+	       (uint64_t)in[ATTACH_NKEEP_ENV] + (uint64_t)in[ATTACH_NARGV] +
+	       (uint64_t)in[ATTACH_NENVIRON];
+	if (want != r->nstrs)
+		return -EINVAL;
+	/* Every stdio fd is used, and each index is -1 or a stdio fd. */
+	for (int f = ATTACH_FD_STDIO; f < nfds; f++) {
+		int used = 0;
+		for (int i = 0; i < 6; i++)
+			used |= in[ATTACH_LXC_FD0 + i] == f;
+		if (!used)
+			return -EINVAL;
+	}
+	for (int i = 0; i < 6; i++) {
+		int32_t x = in[ATTACH_LXC_FD0 + i];
+		if (x != -1 && (x < ATTACH_FD_STDIO || x >= nfds))
+			return -EINVAL;
+	}
+	/* What lxcpy sends: a log memfd, a pipe to report on, and pipes for
+	 * liblxc's stdio (which it chmods and chowns). */
+	if (!fd_is(fds[ATTACH_FD_LOG], S_IFREG) || !fd_is(fds[ATTACH_FD_ERR], S_IFIFO))
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		int32_t x = in[ATTACH_LXC_FD0 + i];
+		if (x != -1 && !fd_is(fds[x], S_IFIFO))
+			return -EINVAL;
+	}
+
+	a->name = r->strs[k++];
+	a->lxcpath = r->strs[k++];
+	if (!lxcpy_valid_name(a->name) || !lxcpy_valid_path(a->lxcpath))
+		return -EINVAL;
+	o->initial_cwd = in[ATTACH_HAS_CALLER_CWD] ? (char *)r->strs[k++] : NULL;
+	if (o->initial_cwd && o->initial_cwd[0] != '/')
+		return -EINVAL;
+	o->cwd = in[ATTACH_HAS_CWD] ? (char *)r->strs[k++] : NULL;
+	if (o->cwd && !o->cwd[0])
+		return -EINVAL;
+	o->lsm_label = in[ATTACH_HAS_LSM] ? (char *)r->strs[k++] : NULL;
+	if (o->lsm_label && (!o->lsm_label[0] || !lxcpy_valid_text(o->lsm_label)))
+		return -EINVAL;
+
+	/* Four NULL-terminated arrays in one allocation. */
+	v = calloc(r->nstrs + 4, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	a->vec = v;
+	o->extra_env = v;
+	for (int32_t i = 0; i < in[ATTACH_NEXTRA_ENV]; i++) {
+		if (!env_entry(r->strs[k]))
+			goto bad;
+		*v++ = (char *)r->strs[k++];
+	}
+	v++;
+	o->keep_env = v;
+	for (int32_t i = 0; i < in[ATTACH_NKEEP_ENV]; i++) {
+		if (!r->strs[k][0] || strchr(r->strs[k], '='))
+			goto bad;
+		*v++ = (char *)r->strs[k++];
+	}
+	v++;
+	a->argv = v;
+	if (!r->strs[k][0])
+		goto bad;
+	for (int32_t i = 0; i < in[ATTACH_NARGV]; i++)
+		*v++ = (char *)r->strs[k++];
+	v++;
+	a->environ = v;
+	for (int32_t i = 0; i < in[ATTACH_NENVIRON]; i++)
+		*v++ = (char *)r->strs[k++];
+	if (!in[ATTACH_NEXTRA_ENV])
+		o->extra_env = NULL;
+	if (!in[ATTACH_NKEEP_ENV])
+		o->keep_env = NULL;
+
+	o->namespaces = in[ATTACH_NAMESPACES];
+	o->personality = in[ATTACH_HAS_PERSONALITY] ? (long)(uint32_t)in[ATTACH_PERSONALITY] : -1;
+	o->uid = in[ATTACH_UID];
+	o->gid = in[ATTACH_GID];
+	o->move_to_cgroup = !!(in[ATTACH_FLAGS] & ATTACH_F_MOVE_TO_CGROUP);
+	o->drop_capabilities = !!(in[ATTACH_FLAGS] & ATTACH_F_DROP_CAPS);
+	o->no_new_privs = !!(in[ATTACH_FLAGS] & ATTACH_F_NO_NEW_PRIVS);
+	o->remount_proc_sys = !!(in[ATTACH_FLAGS] & ATTACH_F_REMOUNT);
+	o->clear_env = !!(in[ATTACH_FLAGS] & ATTACH_F_CLEAR_ENV);
+	o->ngroups = ngroups;
+	/* The ints are 4-byte aligned (lxcpy_hunpack). */
+	o->groups = (unsigned int *)(uintptr_t)(in + ATTACH_NFIXED);
+	for (int i = 0; i < 3; i++) {
+		int32_t lx = in[ATTACH_LXC_FD0 + i], ch = in[ATTACH_CHILD_FD0 + i];
+		o->lxc_fds[i] = lx < 0 ? -1 : fds[lx];
+		o->child_fds[i] = ch < 0 ? -1 : fds[ch];
+	}
+	o->errfd = fds[ATTACH_FD_ERR];
+	o->reset_sigmask = 1;
+	return 0;
+
+bad:
+	free(a->vec);
+	a->vec = NULL;
+	return -EINVAL;
 }

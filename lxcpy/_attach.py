@@ -12,9 +12,11 @@ log, which the child writes too).
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
-from lxcpy import _ffi, _validate
+from lxcpy import _ffi, _helper, _validate
 from lxcpy._check import LogCapture, Operation
 from lxcpy.errors import AttachError, NotRunningError
 from lxcpy.namespace import Namespace
@@ -502,27 +504,56 @@ def release(c: Container) -> None:
 
 
 
-def _cgroup_frozen(pid: int) -> bool:
-    """Whether the cgroup of pid is frozen (v1 freezer, or v2 cgroup.freeze)."""
+# Per container init (name, lxcpath, pid): the files that tell whether
+# its cgroup is frozen, found once in /proc/<pid>/cgroup (a container's
+# init does not change cgroups): (path, what a frozen one contains).
+_freeze_files: dict[tuple[str, str, int], tuple[tuple[str, str | None], ...]] = {}
+_FREEZE_FILES_MAX = 256
+
+
+def _find_freeze_files(pid: int) -> tuple[tuple[str, str | None], ...]:
+    """(v1 freezer.state, None: frozen unless THAWED) and (v2
+    cgroup.events, "frozen 1") files of pid's cgroups that exist."""
     try:
         with open(f"/proc/{pid}/cgroup") as f:
             lines = f.read().splitlines()
     except OSError:
-        return False
+        return ()
+    out: list[tuple[str, str | None]] = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
+        if "freezer" in controllers.split(","):
+            out.append((f"/sys/fs/cgroup/freezer{path}/freezer.state", None))
+        elif controllers == "":
+            for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                events = f"{root}{path}/cgroup.events"
+                if os.path.exists(events):
+                    out.append((events, "frozen 1"))
+                    break
+    return tuple(out)
+
+
+def _cgroup_frozen(c: Container, pid: int) -> bool:
+    """Whether the cgroup of the container's init (pid) is frozen (v1
+    freezer, or v2 cgroup.freeze)."""
+    key = (c.name, c.lxcpath, pid)
+    files = _freeze_files.get(key)
+    if files is None:
+        files = _find_freeze_files(pid)
+        if len(_freeze_files) >= _FREEZE_FILES_MAX:
+            _freeze_files.clear()
+        _freeze_files[key] = files
+    for path, frozen in files:
         try:
-            if "freezer" in controllers.split(","):
-                with open(f"/sys/fs/cgroup/freezer{path}/freezer.state") as f:
-                    if f.read().strip() != "THAWED":
-                        return True
-            elif controllers == "":
-                for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-                    with contextlib.suppress(OSError), open(f"{root}{path}/cgroup.events") as f:
-                        if "frozen 1" in f.read().splitlines():
-                            return True
+            with open(path) as f:
+                text = f.read()
         except OSError:
             continue
+        if frozen is None:
+            if text.strip() != "THAWED":
+                return True
+        elif frozen in text.splitlines():
+            return True
     return False
 
 
@@ -535,7 +566,7 @@ def need_attachable(c: Container) -> None:
         # The monitor's word, and the kernel's: an attach into a frozen
         # cgroup would block in liblxc for good.
         pid = _ffi.init_pid(h)
-        if pid <= 0 or not _cgroup_frozen(pid):
+        if pid <= 0 or not _cgroup_frozen(c, pid):
             return
         state = State.FROZEN.value
     if state in (State.FROZEN.value, State.FREEZING.value):
@@ -592,11 +623,18 @@ def spawn(
                     stream.flush()
     p = plumb(stdin, stdout, stderr)
     err_r = err_w = -1
+    remote: tuple[socket.socket, int] | None = None
     try:
         err_r, err_w = _pipe()
         with _leased(c) as op:
             h = op.handle
-            if callable(target):
+            packed = None
+            if not callable(target) and _helper.enabled():
+                packed = _ffi.hpack_attach(c.name, _ffi.enc_path(c.lxcpath), resolved, p.lxc,
+                                           p.child, err_w, target, _ffi.log_fd(h))
+            if packed is not None:
+                rc, pid, remote = _helper_attach(op, *packed)
+            elif callable(target):
                 rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
             else:
                 rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
@@ -608,14 +646,16 @@ def spawn(
             reports = _read_reports(err_r)
             stages = [s for s, _ in reports]
             if STAGE_READY not in stages:
-                code = _reap(pid)
+                code = _reap(pid, remote)
                 op.fail(f"liblxc could not set up the attached process ({_how(code)})")
             failed = [(s, e) for s, e in reports if s != STAGE_READY]
             if failed:
-                _reap(pid)
+                _reap(pid, remote)
                 _raise_child_error(*failed[0], target, opts)
     except BaseException:
         p.close_all()
+        if remote is not None:
+            _drop_remote(remote)
         raise
     finally:
         for fd in (err_r, err_w):
@@ -630,13 +670,55 @@ def spawn(
         text=text,
         encoding=encoding,
         errors=errors,
+        remote=remote,
     )
+
+
+def _helper_attach(
+    op: Operation, msg: bytes, fds: list[int]
+) -> tuple[int, int, tuple[socket.socket, int] | None]:
+    """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
+    copy a small process, not this one). (rc, pid, (socket, pidfd))."""
+    try:
+        sock, (err, kind, _status, pid), got = _helper.open_request(msg, fds)
+    except _helper.HelperLost as e:
+        op.fail(f"lxcpy's helper process failed: {e}")
+    if err < 0 or kind != _ffi.HREP_STARTED:
+        sock.close()
+        for fd in got:
+            os.close(fd)
+        return (err if err < 0 else -errno.EPROTO), -1, None
+    pidfd = got[0] if got else -1
+    for fd in got[1:]:
+        os.close(fd)
+    if pidfd < 0:
+        # The helper could not open one (it always can on Linux >= 5.3).
+        with contextlib.suppress(OSError):
+            pidfd = os.pidfd_open(pid)
+    return 0, pid, (sock, pidfd)
+
+
+def _drop_remote(remote: tuple[socket.socket, int]) -> None:
+    """An attach that failed after the helper started the process: the
+    helper reaps it; our fds go."""
+    sock, pidfd = remote
+    sock.close()
+    if pidfd >= 0:
+        os.close(pidfd)
 
 
 STAGE_READY = _ffi.STAGE_READY
 
 
-def _reap(pid: int) -> int:
+def _reap(pid: int, remote: tuple[socket.socket, int] | None = None) -> int:
+    """The exit code of a child that failed to set up: ours, or the
+    helper's (its DONE reply)."""
+    if remote is not None:
+        data = remote[0].recv(64)
+        reply = _ffi.hreply(data) if data else None
+        if reply is None or reply[0] < 0:
+            return 0
+        return os.waitstatus_to_exitcode(reply[2])
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:

@@ -36,7 +36,9 @@ from collections.abc import Sequence
 
 from lxcpy import _ffi
 
-__all__ = ["HelperLost", "enabled", "helper_pid", "request", "wait_status_code"]
+__all__ = [
+    "HelperLost", "enabled", "helper_pid", "open_request", "request", "wait_status_code",
+]
 
 ENV = "LXCPY_HELPER"
 # Passed to the helper as its liblxc log level (lxcpy._check.LOG_LEVEL).
@@ -169,33 +171,72 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
 
 
-def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
-    """Send one packed request with its fds; return the helper's reply
-    (err, kind, status, pid). A helper found dead when sending is replaced
-    once; one that dies before answering raises HelperLost."""
+def _send(msg: bytes, fds: Sequence[int]) -> tuple[socket.socket, _Helper]:
+    """Send one packed request with its fds and a fresh reply socket;
+    return our end of it. A helper found dead when sending is replaced
+    once."""
     for attempt in (0, 1):
         h = _get()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        with mine:
+        try:
             try:
-                try:
-                    socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
-                finally:
-                    theirs.close()
-            except OSError as e:
-                if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
-                    raise
-                _discard(h)
-                if attempt:
-                    raise HelperLost("lxcpy's helper process cannot be reached") from e
-                continue
-            data = mine.recv(_REPLY_MAX)
+                socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
+            finally:
+                theirs.close()
+        except OSError as e:
+            mine.close()
+            if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise
+            _discard(h)
+            if attempt:
+                raise HelperLost("lxcpy's helper process cannot be reached") from e
+            continue
+        except BaseException:
+            mine.close()
+            raise
+        return mine, h
+    raise AssertionError("unreachable")
+
+
+def _lost(h: _Helper) -> HelperLost:
+    _discard(h)
+    return HelperLost("lxcpy's helper process died before it answered")
+
+
+def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
+    """Send one packed request with its fds; return the helper's reply
+    (err, kind, status, pid). One that dies before answering raises
+    HelperLost."""
+    mine, h = _send(msg, fds)
+    with mine:
+        data = mine.recv(_REPLY_MAX)
+    reply = _ffi.hreply(data) if data else None
+    if reply is None:
+        raise _lost(h)
+    return reply
+
+
+def open_request(
+    msg: bytes, fds: Sequence[int] = ()
+) -> tuple[socket.socket, tuple[int, int, int, int], list[int]]:
+    """Send one packed request whose reply socket stays open for more
+    replies (an attach: STARTED, then DONE). Returns the socket (the
+    caller's to close), the first reply and the fds it carried (CLOEXEC,
+    the caller's to close)."""
+    mine, h = _send(msg, fds)
+    try:
+        data, got, _flags, _addr = socket.recv_fds(
+            mine, _REPLY_MAX, 4, socket.MSG_CMSG_CLOEXEC
+        )
         reply = _ffi.hreply(data) if data else None
         if reply is None:
-            _discard(h)
-            raise HelperLost("lxcpy's helper process died before it answered")
-        return reply
-    raise AssertionError("unreachable")
+            for fd in got:
+                os.close(fd)
+            raise _lost(h)
+    except BaseException:
+        mine.close()
+        raise
+    return mine, reply, got
 
 
 def helper_pid() -> int:

@@ -25,6 +25,7 @@ __all__ = [
     "CreateError",
     "DestroyError",
     "DeviceError",
+    "ExitStatusLostError",
     "FreezeError",
     "LxcError",
     "MountError",
@@ -166,6 +167,12 @@ class SnapshotError(LxcError):
 
 class AttachError(LxcError):
     """Attaching to a running container failed."""
+
+
+class ExitStatusLostError(AttachError, ChildProcessError):
+    """A process run through lxcpy's helper process (run(), popen()) has
+    an exit status nobody can tell any more: the helper, its parent, died.
+    The next call starts a new helper."""
 
 
 class CgroupError(LxcError):

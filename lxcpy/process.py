@@ -1,11 +1,19 @@
 """``lxcpy.Process``: a process attached to a container, with the manners
 of ``subprocess.Popen``.
 
-The attached process is a child of the calling process (liblxc clones it
-with CLONE_PARENT), so it is waited for like any child: through a pidfd
-where the kernel has them (no pid reuse race, and a timeout costs no
-polling), else with waitpid. A Process dropped before it was waited for is
-handed to a background reaper, so no zombie is left behind.
+In-process (``LXCPY_HELPER=0``, and ``attach(func)``), the attached process
+is a child of the calling process (liblxc clones it with CLONE_PARENT), so
+it is waited for like any child: through a pidfd where the kernel has them
+(no pid reuse race, and a timeout costs no polling), else with waitpid.
+
+Through lxcpy's helper process (``run()``/``popen()`` by default), it is the
+helper's child: the helper reaps it and sends its exact wait status on the
+request's own socket, which is what a wait polls (GIL released); signals go
+through a pidfd the helper sent along. Should the helper die first, the
+status is lost: waiting raises ``ExitStatusLostError``.
+
+A Process dropped before it was waited for is handed to a background
+reaper, so no zombie is left behind (and no fd).
 """
 
 from __future__ import annotations
@@ -17,12 +25,16 @@ import os
 import select
 import selectors
 import signal
+import socket
 import subprocess
 import threading
 import time
 import weakref
 from types import TracebackType
 from typing import IO, Any
+
+from lxcpy import _ffi
+from lxcpy.errors import ExitStatusLostError
 
 __all__ = ["Process"]
 
@@ -121,6 +133,94 @@ class _Child:
                 else:
                     os.kill(self.pid, sig)
 
+    def wait_fd(self) -> int:
+        """The fd that is readable once try_reap() has news (-1: none)."""
+        return self.pidfd
+
+    def close(self) -> None:
+        """Give up on it (the reaper, after a lost status)."""
+
+
+class _RemoteChild:
+    """A process that lxcpy's helper attached: the helper's child. Its
+    status arrives on the request's socket (a DONE reply); signals go
+    through the pidfd the helper sent. Same interface as _Child."""
+
+    __slots__ = ("lock", "lost", "pid", "pidfd", "returncode", "sock")
+
+    def __init__(self, pid: int, sock: socket.socket, pidfd: int) -> None:
+        self.pid = pid
+        self.sock: socket.socket | None = sock
+        self.pidfd = pidfd
+        self.returncode: int | None = None
+        self.lost = False
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        fd, self.pidfd = self.pidfd, -1
+        if sock is not None:
+            sock.close()
+        if fd >= 0:
+            os.close(fd)
+
+    def _lost(self) -> ExitStatusLostError:
+        return ExitStatusLostError(
+            f"exit status lost: lxcpy's helper died while process {self.pid} ran",
+            operation="attach",
+        )
+
+    def wait_fd(self) -> int:
+        sock = self.sock
+        return -1 if sock is None else sock.fileno()
+
+    def try_reap(self) -> int | None:
+        with self.lock:
+            if self.returncode is not None:
+                return self.returncode
+            if self.lost or self.sock is None:
+                raise self._lost()
+            try:
+                data = self.sock.recv(64, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return None
+            except OSError:
+                data = b""
+            reply = _ffi.hreply(data) if data else None
+            if reply is None or reply[1] != _ffi.HREP_DONE or reply[0] < 0:
+                # The helper is gone (EOF) or could not wait for its child.
+                self.lost = True
+                sock, self.sock = self.sock, None
+                sock.close()
+                raise self._lost()
+            self.returncode = os.waitstatus_to_exitcode(reply[2])
+            self.close()
+            return self.returncode
+
+    def wait(self, timeout: float | None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            code = self.try_reap()
+            if code is not None:
+                return code
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            fd = self.wait_fd()
+            if fd < 0:
+                continue
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            ms = _WAIT_SLICE_MS if left is None else int(left * 1000) + 1
+            poller.poll(min(_WAIT_SLICE_MS, ms))
+
+    def send_signal(self, sig: int) -> None:
+        with self.lock:
+            if self.returncode is not None or self.pidfd < 0:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, sig)
+
 
 class _Reaper:
     """Reaps the children of Processes dropped while still running: one
@@ -128,11 +228,11 @@ class _Reaper:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._children: list[_Child] = []
+        self._children: list[_Child | _RemoteChild] = []
         self._thread: threading.Thread | None = None
 
-    def adopt(self, child: _Child) -> None:
-        if child.try_reap() is not None:
+    def adopt(self, child: _Child | _RemoteChild) -> None:
+        if _reaped(child):
             return
         with self._lock:
             self._children.append(child)
@@ -145,11 +245,11 @@ class _Reaper:
     def _run(self) -> None:
         while True:
             with self._lock:
-                self._children = [c for c in self._children if c.try_reap() is None]
+                self._children = [c for c in self._children if not _reaped(c)]
                 if not self._children:
                     self._thread = None
                     return
-                fds = [c.pidfd for c in self._children if c.pidfd >= 0]
+                fds = [fd for c in self._children if (fd := c.wait_fd()) >= 0]
             if fds:
                 poller = select.poll()
                 for fd in fds:
@@ -163,10 +263,19 @@ class _Reaper:
             return len(self._children)
 
 
+def _reaped(child: _Child | _RemoteChild) -> bool:
+    """Whether the reaper is done with child (reaped, or its status lost)."""
+    try:
+        return child.try_reap() is not None
+    except ChildProcessError:
+        child.close()
+        return True
+
+
 _reaper = _Reaper()
 
 
-def _orphaned(child: _Child) -> None:
+def _orphaned(child: _Child | _RemoteChild) -> None:
     """A Process was garbage collected: reap its child now or later."""
     _reaper.adopt(child)
 
@@ -193,12 +302,17 @@ class Process:
         text: bool = False,
         encoding: str | None = None,
         errors: str | None = None,
+        remote: tuple[socket.socket, int] | None = None,
     ) -> None:
         """Not for users: ``Container.popen()`` makes Processes. Takes
-        ownership of the pipe fds given."""
+        ownership of the pipe fds given, and of ``remote``: the helper
+        request's socket and the process's pidfd, when lxcpy's helper
+        attached it."""
         self.args = args
         self.pid = pid
-        self._child = _Child(pid)
+        self._child: _Child | _RemoteChild = (
+            _Child(pid) if remote is None else _RemoteChild(pid, *remote)
+        )
         self._finalizer = weakref.finalize(self, _orphaned, self._child)
         self._finalizer.atexit = False
         self.text_mode = text

@@ -3,6 +3,7 @@ the init pidfd once per attach in a single-threaded caller)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -103,10 +104,15 @@ def test_no_leak_in_this_process(running: lxcpy.Container) -> None:
 @pytest.mark.skipif(lxcpy.lxc_version() != "5.0.2", reason="the leak is liblxc 5.0.2's")
 def test_the_guard_is_what_prevents_the_leak(running: lxcpy.Container) -> None:
     """Without the guard, a single-threaded caller leaks one fd per attach
-    (plus one per attach(func) call): the tests above would see it."""
+    (plus one per attach(func) call): the tests above would see it. In
+    process (LXCPY_HELPER=0), where run() calls liblxc itself."""
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, "unguarded", "50"],
+<<<<<<< HEAD
         capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
+=======
+        capture_output=True, text=True, timeout=120, env={**os.environ, "LXCPY_HELPER": "0"},
+>>>>>>> helper2
     )
     assert r.returncode == 0, r.stderr
     before, after, _zombies, guard, _threads = (int(x) for x in r.stdout.split())

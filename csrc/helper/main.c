@@ -35,9 +35,16 @@
 #include <unistd.h>
 
 #include "lxcpy_shim.h"
+#include "attach.decl.h"
 #include "core.decl.h"
 #include "helper.decl.h"
 #include "hproto.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+extern char **environ;
 
 #define CTL_FD 3
 #define MAX_CHILDREN 4096
@@ -132,13 +139,36 @@ static int is_regular(int fd)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static void reply(int fd, int err, int kind, int status, int pid)
+static void reply_fd(int fd, int err, int kind, int status, int pid, int passfd)
 {
 	struct lxcpy_hreply r = {.err = err, .kind = kind, .status = status, .pid = pid};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
+	if (passfd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
+	}
 	/* The caller may have gone (an interrupted call): nothing to do then. */
-	while (send(fd, &r, sizeof(r), MSG_NOSIGNAL) < 0 && errno == EINTR)
+	while (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
+}
+
+static void reply(int fd, int err, int kind, int status, int pid)
+{
+	reply_fd(fd, err, kind, status, pid, -1);
 }
 
 /* -- the workers -------------------------------------------------------------- */
@@ -212,6 +242,142 @@ static void worker_create(const struct lxcpy_hreq *r, const int *fds)
 		      : 1);
 }
 
+/* -- attach ----------------------------------------------------------------------
+ *
+ * Done inline in the event loop: liblxc's c->attach() returns once the
+ * attached process runs lxcpy's exec function (about a millisecond); the
+ * attached process is cloned with CLONE_PARENT by liblxc's transient
+ * process, so it is the helper's own child, reaped like a worker. liblxc
+ * waits for the transient process itself (waitpid on its pid: the helper
+ * never waits for a pid it does not know).
+ *
+ * Handles are kept between requests, one per caller handle (identified by
+ * its log memfd, whose copy the cached handle keeps as its log): the
+ * same reuse, and the same configuration, as lxcpy's in-process attach. */
+
+#define MAX_HANDLES 32
+
+struct cached {
+	struct lxcpy_handle h;
+	dev_t dev;
+	ino_t ino;
+	char *name;
+	char *lxcpath;
+	unsigned long used;
+};
+
+static struct cached handles[MAX_HANDLES];
+static unsigned long handle_clock;
+
+static void cached_drop(struct cached *e)
+{
+	if (e->h.c)
+		lxc_container_put(e->h.c);
+	if (e->h.logfd >= 0)
+		close(e->h.logfd);
+	free(e->name);
+	free(e->lxcpath);
+	memset(e, 0, sizeof(*e));
+	e->h.logfd = -1;
+}
+
+/* The cached handle for (name, lxcpath, log memfd); *logfd is taken over
+ * (set to -1) when a new handle keeps it. NULL with errno on failure. */
+static struct lxc_container *attach_handle(const char *name, const char *lxcpath, int *logfd)
+{
+	struct cached *e, *lru = &handles[0];
+	struct stat st;
+
+	if (fstat(*logfd, &st) < 0)
+		return NULL;
+	for (int i = 0; i < MAX_HANDLES; i++) {
+		e = &handles[i];
+		if (!e->h.c) {
+			lru = e;
+			continue;
+		}
+		if (e->dev == st.st_dev && e->ino == st.st_ino && !strcmp(e->name, name) &&
+		    !strcmp(e->lxcpath, lxcpath)) {
+			e->used = ++handle_clock;
+			return e->h.c;
+		}
+		if (lru->h.c && e->used < lru->used)
+			lru = e;
+	}
+	e = lru;
+	cached_drop(e);
+	errno = 0;
+	e->h.c = lxc_container_new(name, lxcpath);
+	e->name = strdup(name);
+	e->lxcpath = strdup(lxcpath);
+	if (!e->h.c || !e->name || !e->lxcpath) {
+		int saved = errno ? errno : ENOMEM;
+		cached_drop(e);
+		errno = saved;
+		return NULL;
+	}
+	e->h.logfd = *logfd;
+	*logfd = -1;
+	if (lxcpy_log_attach(&e->h) < 0) {
+		int saved = errno ? errno : EIO;
+		cached_drop(e);
+		errno = saved;
+		return NULL;
+	}
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->used = ++handle_clock;
+	return e->h.c;
+}
+
+static int add_child(pid_t pid, int replyfd);
+
+static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
+{
+	struct lxcpy_hattach a;
+	struct lxc_container *c;
+	char **saved_environ;
+	int err, pid = -1, pidfd;
+
+	err = lxcpy_hunpack_attach(r, fds, nfds, &a);
+	if (err) {
+		reply(fds[0], err, 0, 0, 0);
+		return;
+	}
+	if (nchildren == MAX_CHILDREN) {
+		reply(fds[0], -EAGAIN, 0, 0, 0);
+		goto out;
+	}
+	c = attach_handle(a.name, a.lxcpath, &fds[ATTACH_FD_LOG]);
+	if (!c) {
+		reply(fds[0], -(errno ? errno : EINVAL), 0, 0, 0);
+		goto out;
+	}
+	/* liblxc hands this process's environment to the attached process
+	 * (what it keeps, or what clear_env keeps): the caller's. */
+	saved_environ = environ;
+	environ = a.environ;
+	err = lxcpy_attach_run(c, &a.o, a.argv[0], a.argv, &pid);
+	environ = saved_environ;
+	/* The attached process has its copies; the error pipe's EOF must
+	 * depend on it alone. */
+	close(fds[ATTACH_FD_ERR]);
+	fds[ATTACH_FD_ERR] = -1;
+	if (err < 0) {
+		reply(fds[0], err, 0, 0, 0);
+		goto out;
+	}
+	/* Our unreaped child: the pid cannot have been reused. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	add_child(pid, fds[0]);
+	reply_fd(fds[0], 0, LXCPY_HREP_STARTED, 0, pid, pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	fds[0] = -1; /* kept until the attached process is reaped */
+out:
+	free(a.vec);
+}
+
 /* -- checking ---------------------------------------------------------------- */
 
 static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
@@ -230,6 +396,8 @@ static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
 		if (r->ints[1] ? r->nstrs < 3 : r->nstrs != 2)
 			return -EINVAL;
 		break;
+	case LXCPY_HOP_ATTACH:
+		return 0; /* lxcpy_hunpack_attach checks it */
 	case LXCPY_HOP_CREATE:
 		if (r->nints != 3 || nfds != 4 || r->nstrs < 4)
 			return -EINVAL;
@@ -292,6 +460,10 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 	int err = check_request(r, fds, nfds);
 	pid_t pid;
 
+	if (r->op == LXCPY_HOP_ATTACH) {
+		serve_attach(r, fds, nfds);
+		return;
+	}
 	if (err) {
 		reply(fds[0], err, 0, 0, 0);
 		return;
@@ -411,6 +583,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	children = calloc(MAX_CHILDREN, sizeof(*children));
+	for (int i = 0; i < MAX_HANDLES; i++)
+		handles[i].h.logfd = -1;
 	/* 4-byte aligned, as lxcpy_hunpack wants. */
 	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
 	if (sfd < 0 || !children || !buf) {

@@ -1,0 +1,20 @@
+/* Shared between attach_run.c (C only, also in lxcpy-helper) and attach.c
+ * (the Python callable variant). Not seen by cffi. */
+#ifndef LXCPY_ATTACH_INT_H
+#define LXCPY_ATTACH_INT_H
+
+struct lxcpy_exec {
+	struct lxcpy_attach_opts *o;
+	const char *program;
+	char **argv;
+	void *payload;
+};
+
+/* Write one {stage, errno} pair on the error pipe. */
+void lxcpy_attach_report(int fd, int stage, int err);
+/* In the child: the caller's fds onto 0-2, then chdir. The failing stage or 0. */
+int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o);
+/* c->attach() with o translated, the init pidfd leak guarded. */
+int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
+		    lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid);
+#endif

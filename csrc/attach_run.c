@@ -1,0 +1,432 @@
+/* The attach shim's C part: run a program attached to a running
+ * container through liblxc's c->attach(), with no Python in the child.
+ * Linked into the extension and into lxcpy-helper (no libpython here);
+ * attach.c adds the Python callable variant on top.
+ *
+ * liblxc forks the caller twice: a transient process that enters the
+ * container's namespaces, and the attached process (cloned with
+ * CLONE_PARENT, so it is the caller's own child). The exec function below
+ * runs in the attached process once liblxc has set it up.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lxcpy_shim.h"
+#include "attach.decl.h"
+#include "attach_int.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+char **lxcpy_environ(void)
+{
+	return environ;
+}
+
+/* -- the init pidfd leak -------------------------------------------------
+ *
+ * liblxc 5.0.2 (attach.c, get_attach_context) fetches the container init's
+ * pidfd and probes setns(pidfd, CLONE_NEWTIME). The kernel refuses to
+ * change time namespace in a multi-threaded process (EUSERS): liblxc then
+ * closes the pidfd and attaches with per-namespace fds. In a
+ * single-threaded caller the probe succeeds (and moves the caller's future
+ * children into the container's time namespace), the pidfd is kept for the
+ * transient child, and nothing closes the parent's copy: one fd leaks per
+ * call. lxcpy makes sure a second thread exists while liblxc runs: a guard
+ * thread that only waits on a semaphore, started and joined around the
+ * call. Should the thread not start, and the process be single-threaded,
+ * lxcpy closes the pidfds that appeared during the call (no other thread
+ * can have opened them). */
+
+struct leak_guard {
+	pthread_t thread;
+	sem_t stop;
+	int kind;          /* 1: thread running, 2: fd snapshot taken, 0: none */
+	int nfds;
+	int *fds;          /* sorted snapshot of open fds (kind 2) */
+};
+
+static int last_guard;
+static int force_fd_guard;
+
+int lxcpy_attach_last_guard(void)
+{
+	return last_guard;
+}
+
+/* Test hook: 0 normal, 1 the fd fallback, 2 no guard at all (to show
+ * liblxc's leak). */
+void lxcpy_attach_force_fd_guard(int mode)
+{
+	force_fd_guard = mode;
+}
+
+static void *guard_main(void *arg)
+{
+	struct leak_guard *g = arg;
+
+	while (sem_wait(&g->stop) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Open fds, sorted ascending (readdir of /proc/self/fd is in fd order). */
+static int list_fds(int **out)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0, cap = 64, self;
+	int *fds;
+
+	*out = NULL;
+	if (!d)
+		return -1;
+	self = dirfd(d);
+	fds = malloc(cap * sizeof(int));
+	if (!fds) {
+		closedir(d);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		if (fd == self)
+			continue;
+		if (n == cap) {
+			int *more = realloc(fds, (cap *= 2) * sizeof(int));
+			if (!more) {
+				free(fds);
+				closedir(d);
+				return -1;
+			}
+			fds = more;
+		}
+		fds[n++] = fd;
+	}
+	closedir(d);
+	*out = fds;
+	return n;
+}
+
+static int is_pidfd(int fd)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strstr(buf, "\nPid:\t") != NULL;
+}
+
+static int guard_thread(struct leak_guard *g)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ok;
+
+	if (sem_init(&g->stop, 0, 0) < 0)
+		return 0;
+	if (pthread_attr_init(&attr) != 0) {
+		sem_destroy(&g->stop);
+		return 0;
+	}
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	/* The guard never takes a signal meant for the process. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&g->thread, &attr, guard_main, g) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (!ok)
+		sem_destroy(&g->stop);
+	return ok;
+}
+
+static void guard_start(struct leak_guard *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (force_fd_guard == 2)
+		return;
+	if (!force_fd_guard && guard_thread(g)) {
+		g->kind = 1;
+		return;
+	}
+	if (thread_count() == 1) {
+		g->nfds = list_fds(&g->fds);
+		if (g->nfds >= 0)
+			g->kind = 2;
+	}
+}
+
+static void guard_stop(struct leak_guard *g)
+{
+	int saved = errno;
+
+	last_guard = g->kind;
+	if (g->kind == 1) {
+		sem_post(&g->stop);
+		pthread_join(g->thread, NULL);
+		sem_destroy(&g->stop);
+	} else if (g->kind == 2) {
+		int *now = NULL;
+		int n = list_fds(&now);
+
+		for (int i = 0, j = 0; i < n; i++) {
+			while (j < g->nfds && g->fds[j] < now[i])
+				j++;
+			if (j < g->nfds && g->fds[j] == now[i])
+				continue;
+			if (is_pidfd(now[i]))
+				close(now[i]);
+		}
+		free(now);
+		free(g->fds);
+	}
+	errno = saved;
+}
+
+/* -- the attached child ---------------------------------------------------- */
+
+void lxcpy_attach_report(int fd, int stage, int err)
+{
+	int msg[2] = {stage, err};
+	const char *p = (const char *)msg;
+	size_t left = sizeof(msg);
+
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		left -= (size_t)n;
+	}
+}
+
+/* Put the caller's fds on 0-2 (liblxc set up /dev/null or lxcpy's own
+ * pipes there) and change directory. Every child_fd is >= 3 (the parent
+ * sees to it), so the dup2()s cannot clobber each other. Returns the
+ * failing stage, or 0. */
+int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o)
+{
+	for (int i = 0; i < 3; i++) {
+		if (o->child_fds[i] < 0)
+			continue;
+		if (dup2(o->child_fds[i], i) < 0)
+			return LXCPY_STAGE_STDIO;
+	}
+	if (o->cwd && chdir(o->cwd) < 0)
+		return LXCPY_STAGE_CHDIR;
+	return 0;
+}
+
+static void cloexec_from(int lowfd)
+{
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	/* Older kernels: walk the fd table. */
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		struct dirent *e;
+		int self = dirfd(d);
+
+		while ((e = readdir(d))) {
+			int fd = atoi(e->d_name);
+			if (e->d_name[0] != '.' && fd >= lowfd && fd != self)
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+		}
+		closedir(d);
+		return;
+	}
+	for (int fd = lowfd; fd < 65536; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* glibc's posix_spawn leaves its own internal signals (SIGCANCEL,
+ * SIGSETXID: 32 and 33) ignored in the spawned lxcpy-helper, and ignored
+ * signals survive exec: give the program their default, as a Python
+ * caller's child gets. (glibc's sigaction refuses them: the raw call.) */
+static void default_internal_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} dfl = {0};
+
+	for (int sig = 32; sig <= 33; sig++)
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+}
+
+static int run_child(void *payload)
+{
+	struct lxcpy_exec *e = payload;
+	struct lxcpy_attach_opts *o = e->o;
+	int stage;
+
+	lxcpy_attach_report(o->errfd, LXCPY_STAGE_READY, 0);
+	stage = lxcpy_attach_child_setup(o);
+	if (stage) {
+		lxcpy_attach_report(o->errfd, stage, errno);
+		_exit(127);
+	}
+	/* Like subprocess: what Python ignores is not ignored by the program,
+	 * and no fd but 0-2 survives exec. lxcpy-helper blocks SIGCHLD (it
+	 * reads it from a signalfd): the program gets a clean mask. */
+	if (o->reset_sigmask) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		default_internal_signals();
+	}
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
+	cloexec_from(3);
+	execvp(e->program, e->argv);
+	lxcpy_attach_report(o->errfd, LXCPY_STAGE_EXEC, errno);
+	_exit(127);
+}
+
+/* An fd >= 3 on path (so that liblxc's dup2()s onto 0-2 cannot clobber it). */
+static int open_high(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && fd < 3) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		fd = high;
+	}
+	return fd;
+}
+
+/* -- the call ---------------------------------------------------------------- */
+
+int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
+		     lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid)
+{
+	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+	struct leak_guard guard;
+	gid_t *groups = NULL;
+	pid_t attached = -1;
+	int devnull = -1, ret, saved;
+
+	*pid = -1;
+	opts.namespaces = o->namespaces;
+	opts.personality = o->personality < 0 ? LXC_ATTACH_DETECT_PERSONALITY : o->personality;
+	opts.uid = o->uid < 0 ? (uid_t)-1 : (uid_t)o->uid;
+	opts.gid = o->gid < 0 ? (gid_t)-1 : (gid_t)o->gid;
+	if (!o->move_to_cgroup)
+		opts.attach_flags &= ~LXC_ATTACH_MOVE_TO_CGROUP;
+	if (!o->drop_capabilities)
+		opts.attach_flags &= ~LXC_ATTACH_DROP_CAPABILITIES;
+	if (o->no_new_privs)
+		opts.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
+	if (o->remount_proc_sys)
+		opts.attach_flags |= LXC_ATTACH_REMOUNT_PROC_SYS;
+	opts.initial_cwd = o->initial_cwd;
+	opts.env_policy = o->clear_env ? LXC_ATTACH_CLEAR_ENV : LXC_ATTACH_KEEP_ENV;
+	opts.extra_env_vars = o->extra_env;
+	opts.extra_keep_env = o->keep_env;
+	if (o->lsm_label) {
+		opts.attach_flags |= LXC_ATTACH_LSM_LABEL;
+		opts.lsm_label = o->lsm_label;
+	}
+	if (o->ngroups >= 0) {
+		groups = calloc(o->ngroups ? (size_t)o->ngroups : 1, sizeof(gid_t));
+		if (!groups)
+			return -ENOMEM;
+		for (int i = 0; i < o->ngroups; i++)
+			groups[i] = (gid_t)o->groups[i];
+		opts.attach_flags |= LXC_ATTACH_SETGROUPS;
+		opts.groups.size = (size_t)o->ngroups;
+		opts.groups.list = groups;
+	}
+	/* liblxc chmods (0700) and chowns whatever is on the child's fds 0-2,
+	 * and makes a tty stdin the child's controlling terminal: so it only
+	 * ever gets lxcpy's own pipes or /dev/null; the caller's fds are put
+	 * in place afterwards (child_fds). */
+	for (int i = 0; i < 3; i++) {
+		if (o->lxc_fds[i] >= 0)
+			continue;
+		if (devnull < 0) {
+			devnull = open_high("/dev/null");
+			if (devnull < 0) {
+				saved = errno;
+				free(groups);
+				return -saved;
+			}
+		}
+	}
+	opts.stdin_fd = o->lxc_fds[0] >= 0 ? o->lxc_fds[0] : devnull;
+	opts.stdout_fd = o->lxc_fds[1] >= 0 ? o->lxc_fds[1] : devnull;
+	opts.stderr_fd = o->lxc_fds[2] >= 0 ? o->lxc_fds[2] : devnull;
+
+	e->o = o;
+	guard_start(&guard);
+	errno = 0;
+	ret = c->attach(c, fn, e, &opts, &attached);
+	saved = errno ? errno : ECHILD;
+	guard_stop(&guard);
+
+	free(groups);
+	if (devnull >= 0)
+		close(devnull);
+	if (ret < 0 || attached <= 0)
+		return -saved;
+	*pid = attached;
+	return 0;
+}
+
+int lxcpy_attach_run(struct lxc_container *c, struct lxcpy_attach_opts *o,
+		     const char *program, char **argv, int *pid)
+{
+	struct lxcpy_exec e = {.program = program, .argv = argv};
+
+	return lxcpy_do_attach(c, o, run_child, &e, pid);
+}

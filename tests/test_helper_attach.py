@@ -1,0 +1,280 @@
+"""run() and popen() through lxcpy's helper process: the attached process
+is the helper's child, its status comes back exact, signals go through a
+pidfd, a dead helper loses the status loudly and is replaced, nothing
+leaks on either side, and malformed attach requests are refused."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import open_fds
+from test_helper import children_of, err_of, header, raw
+
+import lxcpy
+from lxcpy import _attach, _ffi, _helper
+
+pytestmark = pytest.mark.skipif(
+    not os.access(_ffi.HELPER_PATH, os.X_OK), reason="lxcpy-helper was not built"
+)
+
+EINVAL = 22
+
+
+@pytest.fixture(autouse=True)
+def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LXCPY_HELPER", "1")
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def helper_zombies(helper: int) -> int:
+    n = 0
+    for pid in children_of(helper):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        n += stat[stat.rindex(")") + 2] == "Z"
+    return n
+
+
+def settle(helper: int) -> None:
+    """Give the helper a moment to reap what just exited."""
+    deadline = time.monotonic() + 5
+    while children_of(helper) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_the_process_is_the_helpers_child(running: lxcpy.Container) -> None:
+    with running.popen(["sleep", "30"]) as p:
+        helper = _helper.current_pid()
+        assert helper is not None and p.pid != helper
+        assert parent_of(p.pid) == helper
+        with pytest.raises(ChildProcessError):
+            os.waitpid(p.pid, os.WNOHANG)
+        assert p.poll() is None
+        p.kill()
+        assert p.wait() == -signal.SIGKILL
+    assert p.returncode == -signal.SIGKILL
+
+
+def test_exit_status_and_signals_exact(running: lxcpy.Container) -> None:
+    assert running.run(["sh", "-c", "exit 7"]).returncode == 7
+    assert running.run(["sh", "-c", "exit 255"]).returncode == 255
+    assert running.run(["sh", "-c", "kill -TERM $$"]).returncode == -signal.SIGTERM
+    assert running.run(["sh", "-c", "kill -SEGV $$"]).returncode == -signal.SIGSEGV
+    with pytest.raises(subprocess.CalledProcessError) as e:
+        running.run(["false"], check=True)
+    assert e.value.returncode == 1
+
+
+def test_terminate_and_send_signal(running: lxcpy.Container) -> None:
+    p = running.popen(["sleep", "30"])
+    p.terminate()
+    assert p.wait(10) == -signal.SIGTERM
+    p.send_signal(signal.SIGKILL)  # a no-op once waited for
+    p = running.popen(["sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.05; done"])
+    time.sleep(0.3)
+    p.send_signal(signal.SIGUSR1)
+    assert p.wait(10) == 42
+
+
+def test_timeouts(running: lxcpy.Container) -> None:
+    t = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        running.run(["sleep", "30"], timeout=0.3)
+    assert time.monotonic() - t < 3
+    p = running.popen(["sleep", "30"])
+    t = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        p.wait(0.2)
+    assert 0.2 <= time.monotonic() - t < 1.5
+    assert p.poll() is None
+    p.kill()
+    assert p.wait(5) == -signal.SIGKILL
+    helper = _helper.current_pid()
+    assert helper is not None
+    settle(helper)
+    assert children_of(helper) == []
+
+
+def test_exec_errors_stay_exact(running: lxcpy.Container) -> None:
+    with pytest.raises(FileNotFoundError) as e:
+        running.run(["no-such-program"])
+    assert e.value.filename == "no-such-program"
+    with pytest.raises(PermissionError):
+        running.run(["/etc/passwd"])
+    with pytest.raises(FileNotFoundError) as e:
+        running.run(["true"], cwd="/no/such/dir")
+    assert e.value.filename == "/no/such/dir"
+
+
+def test_the_callers_environment_and_cwd(
+    running: lxcpy.Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running.run(["true"])  # the helper exists before the change
+    monkeypatch.setenv("LXCPY_TEST_VAR", "from-the-caller")
+    out = running.run(["sh", "-c", "echo $LXCPY_TEST_VAR"], capture_output=True, text=True)
+    assert out.stdout == "from-the-caller\n"
+    out = running.run(["sh", "-c", "echo ${LXCPY_TEST_VAR:-unset} $FOO"], capture_output=True,
+                      text=True, clear_env=True, env={"FOO": "bar"})
+    assert out.stdout == "unset bar\n"
+    out = running.run(["sh", "-c", "echo $LXCPY_TEST_VAR"], capture_output=True, text=True,
+                      clear_env=True, keep_env=["LXCPY_TEST_VAR"])
+    assert out.stdout == "from-the-caller\n"
+    monkeypatch.chdir("/etc")  # exists in the container too
+    assert running.run(["pwd"], capture_output=True, text=True).stdout == "/etc\n"
+
+
+def test_the_program_gets_the_same_signal_state(
+    running: lxcpy.Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing blocked (the helper blocks SIGCHLD for itself), and the
+    same ignored signals as in-process (what this process inherited
+    ignored, minus SIGPIPE and SIGXFSZ, which Python ignores)."""
+    cmd = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
+    out = running.run(cmd, capture_output=True, text=True).stdout
+    assert "SigBlk:\t0000000000000000" in out
+    monkeypatch.setenv("LXCPY_HELPER", "0")
+    assert running.run(cmd, capture_output=True, text=True).stdout == out
+
+
+def test_helper_killed_mid_run(running: lxcpy.Container) -> None:
+    p = running.popen(["sleep", "30"])
+    helper = _helper.current_pid()
+    assert helper is not None
+    os.kill(helper, signal.SIGKILL)
+    with pytest.raises(lxcpy.ExitStatusLostError, match="helper died") as e:
+        p.wait(10)
+    assert isinstance(e.value, ChildProcessError)
+    assert isinstance(e.value, lxcpy.LxcError)
+    with pytest.raises(ChildProcessError):
+        p.poll()
+    assert p.returncode is None
+    p.kill()  # still reachable through its pidfd
+    # The next call starts a new helper.
+    assert running.run(["sh", "-c", "exit 5"]).returncode == 5
+    assert _helper.current_pid() not in (None, helper)
+
+
+def test_helper_killed_during_run(running: lxcpy.Container) -> None:
+    helper = _helper.helper_pid()
+    t = threading.Timer(0.3, os.kill, (helper, signal.SIGKILL))
+    t.start()
+    try:
+        with pytest.raises(lxcpy.ExitStatusLostError):
+            running.run(["sleep", "3"])
+    finally:
+        t.join()
+    assert running.run(["true"]).returncode == 0
+
+
+def test_no_leaks_over_1000_runs(running: lxcpy.Container) -> None:
+    running.run(["true"])
+    running.run(["echo", "x"], capture_output=True)
+    helper = _helper.current_pid()
+    assert helper is not None
+    gc.collect()
+    fds, helper_fds = open_fds(), len(os.listdir(f"/proc/{helper}/fd"))
+    for i in range(1000):
+        if i % 50 == 0:
+            running.popen(["true"])  # dropped without waiting
+            continue
+        r = running.run(["echo", str(i)], capture_output=True)
+        assert r.stdout == f"{i}\n".encode()
+    from lxcpy.process import _reaper
+
+    deadline = time.monotonic() + 10
+    while _reaper.pending() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    settle(helper)
+    gc.collect()
+    assert _helper.current_pid() == helper
+    assert open_fds() == fds
+    assert len(os.listdir(f"/proc/{helper}/fd")) == helper_fds
+    assert children_of(helper) == []
+    assert helper_zombies(helper) == 0
+
+
+def test_attach_func_still_forks_the_caller(running: lxcpy.Container) -> None:
+    p = running.attach(lambda: 3)
+    assert parent_of(p.pid) == os.getpid()
+    assert p.wait() == 3
+
+
+# -- malformed attach requests ---------------------------------------------------
+
+
+def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]:
+    """A well-formed ATTACH request for /bin/true, its fds, and the fds
+    to close afterwards."""
+    err_r, err_w = os.pipe()
+    log = os.memfd_create("log", os.MFD_CLOEXEC)
+    o = _attach.resolve(_attach.options(), 0)
+    packed = _ffi.hpack_attach(running.name, _ffi.enc_path(running.lxcpath), o,
+                               [-1, -1, -1], [-1, -1, -1], err_w, [b"/bin/true"], log)
+    assert packed is not None
+    msg, fds = packed
+    assert fds == [log, err_w]
+    return msg, fds, [err_r, err_w, log]
+
+
+def patched_int(msg: bytes, index: int, value: int) -> bytes:
+    off = 24 + 4 * index
+    return msg[:off] + struct.pack("i", value) + msg[off + 4 :]
+
+
+def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
+    helper = _helper.helper_pid()
+    msg, fds, close = good_request(running)
+    r, w = os.pipe()
+    try:
+        # Wrong fds: missing, one too many, of the wrong kind.
+        assert err_of(raw(msg, fds[:1])) == -EINVAL
+        assert err_of(raw(msg, [*fds, r])) == -EINVAL
+        assert err_of(raw(msg, [r, fds[1]])) == -EINVAL  # a pipe as the log
+        assert err_of(raw(msg, [fds[0], fds[0]])) == -EINVAL  # a memfd as the error pipe
+        # Bad option values: flags, namespaces, booleans, counts, fd indexes.
+        assert err_of(raw(patched_int(msg, 5, 1 << 8), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 0, 1 << 3), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 2, 2), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 9, -5), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 12, 0), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 12, 2), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 13, 1 << 20), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 14, 2), fds)) == -EINVAL
+        assert err_of(raw(patched_int(msg, 16, 7), fds)) == -EINVAL
+        # Truncated, or a header that lies.
+        assert err_of(raw(msg[:-1], fds)) == -EINVAL
+        assert err_of(raw(header(_ffi.lib.LXCPY_HOP_ATTACH, 3, 0, 3, 36) + bytes(12), fds)) \
+            == -EINVAL
+        # A bad name, an empty program.
+        strs = 24 + 4 * 20
+        name = running.name.encode() + b"\0"
+        assert msg[strs:].startswith(name)
+        bad = msg[:strs] + b"/" * (len(name) - 1) + b"\0" + msg[strs + len(name) :]
+        assert err_of(raw(bad, fds)) == -EINVAL
+        bad = msg.replace(b"/bin/true\0", b"\0", 1)
+        assert err_of(raw(bad[:20] + struct.pack("I", len(bad)) + bad[24:], fds)) == -EINVAL
+        # The good one works (two replies: STARTED with a pidfd, then DONE).
+        sock, reply, got = _helper.open_request(msg, fds)
+        with sock:
+            assert reply[0] == 0 and reply[1] == _ffi.HREP_STARTED and len(got) == 1
+            os.close(got[0])
+            done = _ffi.hreply(sock.recv(64))
+            assert done is not None and done[1] == _ffi.HREP_DONE and done[2] == 0
+    finally:
+        for fd in (r, w, *close):
+            os.close(fd)
+    assert _helper.helper_pid() == helper
