@@ -108,11 +108,8 @@ def test_the_guard_is_what_prevents_the_leak(running: lxcpy.Container) -> None:
     process (LXCPY_HELPER=0), where run() calls liblxc itself."""
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, "unguarded", "50"],
-<<<<<<< HEAD
         capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
-=======
-        capture_output=True, text=True, timeout=120, env={**os.environ, "LXCPY_HELPER": "0"},
->>>>>>> helper2
+        env={**os.environ, "LXCPY_HELPER": "0"},
     )
     assert r.returncode == 0, r.stderr
     before, after, _zombies, guard, _threads = (int(x) for x in r.stdout.split())
