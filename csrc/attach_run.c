@@ -283,9 +283,10 @@ static void cloexec_from(int lowfd)
 }
 
 /* glibc's posix_spawn leaves its own internal signals (SIGCANCEL,
- * SIGSETXID: 32 and 33) ignored in the spawned lxcpy-helper, and ignored
- * signals survive exec: give the program their default, as a Python
- * caller's child gets. (glibc's sigaction refuses them: the raw call.) */
+ * SIGSETXID: 32 and 33) ignored in what it spawns (lxcpy-helper, and
+ * maybe the caller itself), and ignored signals survive exec: give the
+ * program their default in every mode, so that it starts the same with
+ * and without the helper. (glibc's sigaction refuses them: the raw call.) */
 static void default_internal_signals(void)
 {
 	struct {
@@ -319,8 +320,8 @@ static int run_child(void *payload)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		default_internal_signals();
 	}
+	default_internal_signals();
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGXFSZ, SIG_DFL);
 	cloexec_from(3);

@@ -10,6 +10,7 @@ import os
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -142,12 +143,45 @@ def test_the_program_gets_the_same_signal_state(
 ) -> None:
     """Nothing blocked (the helper blocks SIGCHLD for itself), and the
     same ignored signals as in-process (what this process inherited
-    ignored, minus SIGPIPE and SIGXFSZ, which Python ignores)."""
+    ignored, minus SIGPIPE and SIGXFSZ, which Python ignores, and glibc's
+    internal signals 32 and 33)."""
     cmd = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
     out = running.run(cmd, capture_output=True, text=True).stdout
     assert "SigBlk:\t0000000000000000" in out
     monkeypatch.setenv("LXCPY_HELPER", "0")
     assert running.run(cmd, capture_output=True, text=True).stdout == out
+
+
+_SIGNALS_BOTH_WAYS = """
+import os, sys, lxcpy
+c = lxcpy.Container(sys.argv[1], sys.argv[2])
+cmd = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
+os.environ["LXCPY_HELPER"] = "1"
+a = c.run(cmd, capture_output=True, text=True).stdout
+os.environ["LXCPY_HELPER"] = "0"
+b = c.run(cmd, capture_output=True, text=True).stdout
+own = [ln for ln in open("/proc/self/status") if ln.startswith("SigIgn")][0]
+print("same" if a == b else f"differ {a!r} {b!r}", own.split()[1])
+"""
+
+
+def test_signal_state_same_when_the_caller_inherited_ignored_signals(
+    running: lxcpy.Container,
+) -> None:
+    """A caller started by glibc's posix_spawn inherits glibc's internal
+    signals ignored (as CI runners' children do): both modes still agree."""
+    r, w = os.pipe()
+    actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_CLOSE, r)]
+    argv = [sys.executable, "-c", _SIGNALS_BOTH_WAYS, running.name, running.lxcpath]
+    pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    verdict, own_ignored = out.split()
+    assert int(own_ignored, 16) & (1 << 31), "posix_spawn left signal 32 ignored"
+    assert verdict == "same", out
 
 
 def test_helper_killed_mid_run(running: lxcpy.Container) -> None:
