@@ -51,7 +51,9 @@ lint: install
 	$(VENV)/bin/mypy --strict lxcpy
 
 bench: install
-	$(VENV)/bin/python benchmarks/run_all.py
+	$(VENV)/bin/python benchmarks/bench_attach.py
+	$(VENV)/bin/python benchmarks/bench_run_heap.py
+	$(VENV)/bin/python benchmarks/bench_helper.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info lxcpy/_lxc*.so lxcpy/lxcpy-helper
