@@ -153,7 +153,10 @@ def test_the_program_gets_the_same_signal_state(
 
 
 _SIGNALS_BOTH_WAYS = """
-import os, sys, lxcpy
+import os, sys
+if "" in sys.path:  # the checkout's lxcpy/ (unbuilt) must not shadow the installed one
+    sys.path.remove("")
+import lxcpy
 c = lxcpy.Container(sys.argv[1], sys.argv[2])
 cmd = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]
 os.environ["LXCPY_HELPER"] = "1"
@@ -171,14 +174,15 @@ def test_signal_state_same_when_the_caller_inherited_ignored_signals(
     """A caller started by glibc's posix_spawn inherits glibc's internal
     signals ignored (as CI runners' children do): both modes still agree."""
     r, w = os.pipe()
-    actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_CLOSE, r)]
+    actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2),
+               (os.POSIX_SPAWN_CLOSE, r)]
     argv = [sys.executable, "-c", _SIGNALS_BOTH_WAYS, running.name, running.lxcpath]
     pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions)
     os.close(w)
     with os.fdopen(r) as f:
         out = f.read()
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.waitstatus_to_exitcode(status) == 0, out
     verdict, own_ignored = out.split()
     assert int(own_ignored, 16) & (1 << 31), "posix_spawn left signal 32 ignored"
     assert verdict == "same", out
