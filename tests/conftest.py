@@ -71,3 +71,7 @@ def running(container: lxcpy.Container) -> lxcpy.Container:
     return container
 
 
+@pytest.fixture
+def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the test with lxcpy's helper process switched on."""
+    monkeypatch.setenv("LXCPY_HELPER", "1")

@@ -9,11 +9,19 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 import lxcpy
+from lxcpy import _ffi
 
 # Where Python subprocesses of the tests run: not the checkout, whose
 # lxcpy/ (without the built extension) would shadow the installed package.
 NEUTRAL_CWD = "/"
+
+# Tests of lxcpy's helper process need its executable.
+NEEDS_HELPER = pytest.mark.skipif(
+    not os.access(_ffi.HELPER_PATH, os.X_OK), reason="lxcpy-helper was not built"
+)
 
 # Network-less containers: there is no bridge on test machines.
 NO_NET = {"lxc.net.0.type": "empty"}
@@ -51,21 +59,30 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process from /proc, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1])
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is pid (zombies included)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = proc_stat(int(entry.name))
+            if st is not None and st[1] == pid:
+                out.append(int(entry.name))
+    return out
+
+
 def zombies() -> int:
     """Zombie children of this process."""
-    me = os.getpid()
-    n = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] == "Z" and int(fields[1]) == me:
-            n += 1
-    return n
+    return sum(1 for c in children_of(os.getpid()) if (proc_stat(c) or ("",))[0] == "Z")
 
 
 def have_command(name: str) -> bool:

@@ -17,30 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import NEUTRAL_CWD, open_fds, zombies
+from helpers import NEEDS_HELPER, NEUTRAL_CWD, children_of, open_fds, proc_stat, zombies
 
 import lxcpy
 from lxcpy import _ffi, _helper
 
-pytestmark = pytest.mark.skipif(
-    not os.access(_ffi.HELPER_PATH, os.X_OK), reason="lxcpy-helper was not built"
-)
+pytestmark = [NEEDS_HELPER, pytest.mark.usefixtures("helper_on")]
 
 EINVAL = 22
 
 
-@pytest.fixture(autouse=True)
-def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LXCPY_HELPER", "1")
-
-
 def alive(pid: int) -> bool:
     """Whether pid exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    st = proc_stat(pid)
+    return st is not None and st[0] != "Z"
 
 
 def gone_within(pid: int, seconds: float) -> bool:
@@ -62,20 +52,6 @@ def run_python(code: str, **kw: object) -> subprocess.CompletedProcess[str]:
         cwd=NEUTRAL_CWD,
         **kw,  # type: ignore[arg-type]
     )
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-            out.append(int(entry.name))
-    return out
 
 
 # -- lifetime -----------------------------------------------------------------

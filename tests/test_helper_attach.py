@@ -13,41 +13,27 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from helpers import open_fds
-from test_helper import children_of, err_of, header, raw
+from helpers import NEEDS_HELPER, children_of, open_fds, proc_stat
+from test_helper import err_of, header, raw
 
 import lxcpy
 from lxcpy import _attach, _ffi, _helper
 
-pytestmark = pytest.mark.skipif(
-    not os.access(_ffi.HELPER_PATH, os.X_OK), reason="lxcpy-helper was not built"
-)
+pytestmark = [NEEDS_HELPER, pytest.mark.usefixtures("helper_on")]
 
 EINVAL = 22
 
 
-@pytest.fixture(autouse=True)
-def helper_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LXCPY_HELPER", "1")
-
-
 def parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    st = proc_stat(pid)
+    assert st is not None, f"no process {pid}"
+    return st[1]
 
 
 def helper_zombies(helper: int) -> int:
-    n = 0
-    for pid in children_of(helper):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        n += stat[stat.rindex(")") + 2] == "Z"
-    return n
+    return sum(1 for pid in children_of(helper) if (proc_stat(pid) or ("",))[0] == "Z")
 
 
 def settle(helper: int) -> None:
