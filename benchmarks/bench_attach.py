@@ -17,6 +17,7 @@ Uses its own temporary lxcpath (a busybox container) and removes it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lxcpy
@@ -65,6 +66,19 @@ class Worker:
             self.proc.wait()
 
 
+@contextlib.contextmanager
+def bench_container() -> Iterator[tuple[str, lxcpy.Container]]:
+    """A running busybox container "bench" in a temporary lxcpath (under a
+    temporary directory, which is yielded too, for built programs); both
+    are destroyed on leaving."""
+    with tempfile.TemporaryDirectory(prefix="lxcpy-bench-") as tmp:
+        lxcpath = os.path.join(tmp, "containers")
+        os.mkdir(lxcpath)
+        with lxcpy.ephemeral("busybox", config={"lxc.net.0.type": "empty"}, lxcpath=lxcpath,
+                             name="bench") as c:
+            yield tmp, c
+
+
 def build_raw(tmp: str) -> str:
     exe = os.path.join(tmp, "raw_attach")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "lxc"], check=True,
@@ -91,77 +105,65 @@ def main() -> None:
                          "to compare with python3-lxc on the same interpreter)")
     opts = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="lxcpy-bench-")
-    lxcpath = os.path.join(tmp, "containers")
-    os.mkdir(lxcpath)
-    c = lxcpy.Container("bench", lxcpath)
-    workers: dict[str, Worker] = {}
-    try:
-        c.create("busybox", config={"lxc.net.0.type": "empty"})
-        c.start()
-        workers["raw C"] = Worker([build_raw(tmp), c.name, lxcpath])
-        workers["lxcpy"] = Worker([opts.lxcpy_python, str(HERE / "lxcpy_worker.py"),
-                                   c.name, lxcpath])
-        py3 = "/usr/bin/python3"
-        if os.path.exists(py3) and subprocess.run(
-            [py3, "-c", "import lxc"], capture_output=True
-        ).returncode == 0:
-            workers["python3-lxc"] = Worker([py3, str(HERE / "py3lxc_worker.py"),
-                                             c.name, lxcpath])
-        have_lxc_attach = shutil.which("lxc-attach") is not None
-
-        def lxc_attach(what: str) -> Callable[[], object]:
-            argv = ["lxc-attach", "-n", c.name, "-P", lxcpath, "--", *WORKLOADS[what]]
-            return lambda: subprocess.run(argv, capture_output=what != "true", check=True)
-
-        names = ["raw C", "lxcpy", *(["python3-lxc"] if "python3-lxc" in workers else []),
-                 *(["lxc-attach"] if have_lxc_attach else [])]
-        results: dict[tuple[str, str], list[float]] = {}
-        # Warm up every contender once.
-        for what in WORKLOADS:
-            for w in workers.values():
-                w.batch(what, 2)
-        for _ in range(opts.rounds):
-            for what in WORKLOADS:
-                for name in names:
-                    if name in workers:
-                        times = workers[name].batch(what, opts.batch)
-                    else:
-                        times = timed(lxc_attach(what), opts.batch)
-                    results.setdefault((what, name), []).extend(times)
-
-        print(f"liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x {opts.batch} "
-              f"interleaved; medians in ms (ratio to raw C)\n")
-        head = f"{'workload':30}" + "".join(f"{n:>22}" for n in names)
-        print(head)
-        print("-" * len(head))
-        for what in WORKLOADS:
-            base = statistics.median(results[(what, "raw C")])
-            row = f"{LABELS[what]:30}"
-            for name in names:
-                med = statistics.median(results[(what, name)])
-                row += f"{med * 1e3:>13.3f} ({med / base:4.2f}x)"
-            print(row)
-        print()
-        for what in WORKLOADS:
-            lx = statistics.median(results[(what, "lxcpy")])
-            notes = []
-            for other in ("python3-lxc", "lxc-attach"):
-                if other in names:
-                    ratio = statistics.median(results[(what, other)]) / lx
-                    notes.append(f"{other}/lxcpy {ratio:.2f}x")
-            print(f"{LABELS[what]:30} " + ", ".join(notes))
-    finally:
-        for w in workers.values():
-            w.close()
+    with bench_container() as (tmp, c):
+        lxcpath = c.lxcpath
+        workers: dict[str, Worker] = {}
         try:
-            if c.running:
-                c.stop()
-            if c.defined:
-                c.destroy()
+            workers["raw C"] = Worker([build_raw(tmp), c.name, lxcpath])
+            workers["lxcpy"] = Worker([opts.lxcpy_python, str(HERE / "lxcpy_worker.py"),
+                                       c.name, lxcpath])
+            py3 = "/usr/bin/python3"
+            if os.path.exists(py3) and subprocess.run(
+                [py3, "-c", "import lxc"], capture_output=True
+            ).returncode == 0:
+                workers["python3-lxc"] = Worker([py3, str(HERE / "py3lxc_worker.py"),
+                                                 c.name, lxcpath])
+            have_lxc_attach = shutil.which("lxc-attach") is not None
+
+            def lxc_attach(what: str) -> Callable[[], object]:
+                argv = ["lxc-attach", "-n", c.name, "-P", lxcpath, "--", *WORKLOADS[what]]
+                return lambda: subprocess.run(argv, capture_output=what != "true", check=True)
+
+            names = ["raw C", "lxcpy", *(["python3-lxc"] if "python3-lxc" in workers else []),
+                     *(["lxc-attach"] if have_lxc_attach else [])]
+            results: dict[tuple[str, str], list[float]] = {}
+            # Warm up every contender once.
+            for what in WORKLOADS:
+                for w in workers.values():
+                    w.batch(what, 2)
+            for _ in range(opts.rounds):
+                for what in WORKLOADS:
+                    for name in names:
+                        if name in workers:
+                            times = workers[name].batch(what, opts.batch)
+                        else:
+                            times = timed(lxc_attach(what), opts.batch)
+                        results.setdefault((what, name), []).extend(times)
+
+            print(f"liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x {opts.batch} "
+                  f"interleaved; medians in ms (ratio to raw C)\n")
+            head = f"{'workload':30}" + "".join(f"{n:>22}" for n in names)
+            print(head)
+            print("-" * len(head))
+            for what in WORKLOADS:
+                base = statistics.median(results[(what, "raw C")])
+                row = f"{LABELS[what]:30}"
+                for name in names:
+                    med = statistics.median(results[(what, name)])
+                    row += f"{med * 1e3:>13.3f} ({med / base:4.2f}x)"
+                print(row)
+            print()
+            for what in WORKLOADS:
+                lx = statistics.median(results[(what, "lxcpy")])
+                notes = []
+                for other in ("python3-lxc", "lxc-attach"):
+                    if other in names:
+                        ratio = statistics.median(results[(what, other)]) / lx
+                        notes.append(f"{other}/lxcpy {ratio:.2f}x")
+                print(f"{LABELS[what]:30} " + ", ".join(notes))
         finally:
-            c.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            for w in workers.values():
+                w.close()
 
 
 if __name__ == "__main__":
