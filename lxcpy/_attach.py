@@ -559,16 +559,20 @@ def _cgroup_frozen(c: Container, pid: int) -> bool:
 
 def need_attachable(c: Container) -> None:
     """NotRunningError unless running; AttachError when frozen (attaching
-    would hang in a frozen cgroup). One query to the container's monitor."""
+    would hang in a frozen cgroup). One query to the container's monitor
+    on the way that succeeds (its init's pid), one more to explain a failure."""
     h = c._handle()
-    state = _ffi.state(h)
-    if state == State.RUNNING.value:
-        # The monitor's word, and the kernel's: an attach into a frozen
-        # cgroup would block in liblxc for good.
-        pid = _ffi.init_pid(h)
-        if pid <= 0 or not _cgroup_frozen(c, pid):
+    pid = _ffi.init_pid(h)
+    if pid > 0:
+        # Running, says the monitor; frozen, says the kernel? An attach into
+        # a frozen cgroup would block in liblxc for good.
+        if not _cgroup_frozen(c, pid):
             return
         state = State.FROZEN.value
+    else:
+        state = _ffi.state(h)
+        if state == State.RUNNING.value:  # started just now: let liblxc try
+            return
     if state in (State.FROZEN.value, State.FREEZING.value):
         raise AttachError(
             f"the container is {state.lower()}: unfreeze it first",
