@@ -288,22 +288,178 @@ int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
 	return lxcpy_wait_child(pid);
 }
 
-/* Start from a child process. liblxc (5.0.x) writes the process that calls
- * start() into the container's lxc.monitor.<name> cgroup in every
- * hierarchy; done here, that process is the short-lived child and the
- * caller stays where it was, and the monitor cgroup empties when the child
- * exits, so liblxc can remove it once the container stops. Returns the
- * child's exit code (0 on success) or -errno. */
+/* -- leaving the monitor cgroup after start ------------------------------
+ *
+ * liblxc (5.0.x) writes the process that calls start() into the
+ * container's lxc.monitor.<name> cgroup in every hierarchy. lxcpy calls
+ * start() only from short-lived processes, and those step back into the
+ * cgroups they came from as soon as start() returns: after a successful
+ * start the monitor cgroup is then empty, so liblxc removes it when the
+ * container stops; after a failed one, liblxc's monitor may already have
+ * tried (and failed, while we were inside) to remove it, so the process
+ * removes it itself. */
+
+#define CG_MAX 4096
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)total < size - 1 &&
+	       (n = read(fd, buf + total, size - 1 - total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = '\0';
+	return total;
+}
+
+/* The mount point of the hierarchy whose /proc/self/cgroup line names
+ * these controllers ("" for the unified one), or NULL. */
+static const char *cgroup_mount(const char *mountinfo, const char *controllers,
+				char *out, size_t size)
+{
+	const char *line = mountinfo;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char copy[1024], *fields[16], *sep, *save = NULL, *tok;
+		int n = 0;
+
+		if (len < sizeof(copy)) {
+			memcpy(copy, line, len);
+			copy[len] = '\0';
+			sep = strstr(copy, " - ");
+			if (sep) {
+				*sep = '\0';
+				for (tok = strtok_r(copy, " ", &save); tok && n < 16;
+				     tok = strtok_r(NULL, " ", &save))
+					fields[n++] = tok;
+				char *fstype = strtok_r(sep + 3, " ", &save);
+				char *source = strtok_r(NULL, " ", &save);
+				char *opts = strtok_r(NULL, " ", &save);
+				bool match = false;
+
+				(void)source;
+				if (n >= 5 && fstype && controllers[0] == '\0')
+					match = strcmp(fstype, "cgroup2") == 0;
+				else if (n >= 5 && fstype && opts && strcmp(fstype, "cgroup") == 0) {
+					/* every controller of the line is a mount option */
+					char want[256], *w, *wsave = NULL;
+
+					snprintf(want, sizeof(want), "%s", controllers);
+					match = true;
+					for (w = strtok_r(want, ",", &wsave); w; w = strtok_r(NULL, ",", &wsave)) {
+						char o[1024], *p, *osave = NULL;
+						bool found = false;
+
+						snprintf(o, sizeof(o), "%s", opts);
+						for (p = strtok_r(o, ",", &osave); p; p = strtok_r(NULL, ",", &osave))
+							if (strcmp(p, w) == 0)
+								found = true;
+						match = match && found;
+					}
+				}
+				if (match) {
+					snprintf(out, size, "%s", fields[4]);
+					return out;
+				}
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Find the line of hierarchy `id` in a /proc/self/cgroup text. */
+static bool cgroup_line(const char *text, const char *id, char *controllers, size_t csize,
+			char *path, size_t psize)
+{
+	const char *line = text;
+	size_t idlen = strlen(id);
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (len > idlen && strncmp(line, id, idlen) == 0 && line[idlen] == ':') {
+			const char *c = line + idlen + 1, *colon = memchr(c, ':', len - idlen - 1);
+
+			if (!colon)
+				return false;
+			snprintf(controllers, csize, "%.*s", (int)(colon - c), c);
+			snprintf(path, psize, "%.*s", (int)(line + len - colon - 1), colon + 1);
+			return true;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static void leave_monitor_cgroups(const char *before, bool remove)
+{
+	static char after[CG_MAX], mountinfo[1 << 16];
+	const char *line;
+
+	if (read_small("/proc/self/cgroup", after, sizeof(after)) <= 0)
+		return;
+	if (read_small("/proc/self/mountinfo", mountinfo, sizeof(mountinfo)) <= 0)
+		return;
+	for (line = after; line && *line;) {
+		const char *end = strchr(line, '\n'), *colon = strchr(line, ':');
+		char id[32], ctl[256], now[1024], ctl0[256], was[1024], mnt[1024], file[2200];
+
+		if (!colon || (size_t)(colon - line) >= sizeof(id))
+			break;
+		snprintf(id, sizeof(id), "%.*s", (int)(colon - line), line);
+		if (cgroup_line(after, id, ctl, sizeof(ctl), now, sizeof(now)) &&
+		    cgroup_line(before, id, ctl0, sizeof(ctl0), was, sizeof(was)) &&
+		    strcmp(now, was) != 0 && strstr(now, "lxc.monitor.") &&
+		    cgroup_mount(mountinfo, ctl, mnt, sizeof(mnt))) {
+			int fd;
+
+			snprintf(file, sizeof(file), "%s%s/cgroup.procs", mnt, was);
+			fd = open(file, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				if (write(fd, "0", 1) == 1 && remove) {
+					snprintf(file, sizeof(file), "%s%s", mnt, now);
+					rmdir(file);
+				}
+				close(fd);
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
+bool lxcpy_start_here(struct lxc_container *c, int useinit, char **argv)
+{
+	static char before[CG_MAX];
+	bool ok;
+
+	if (read_small("/proc/self/cgroup", before, sizeof(before)) <= 0)
+		before[0] = '\0';
+	c->want_daemonize(c, true);
+	ok = c->start(c, useinit, argv);
+	if (before[0])
+		leave_monitor_cgroups(before, !ok);
+	return ok;
+}
+
+/* Start from a child process (see lxcpy_start_here): the caller never
+ * enters the monitor cgroup. Returns the child's exit code (0 on success)
+ * or -errno. */
 int lxcpy_start(struct lxc_container *c, int useinit, char **argv)
 {
 	pid_t pid = fork();
 
 	if (pid < 0)
 		return -errno;
-	if (pid == 0) {
-		c->want_daemonize(c, true);
-		_exit(c->start(c, useinit, argv) ? 0 : 1);
-	}
+	if (pid == 0)
+		_exit(lxcpy_start_here(c, useinit, argv) ? 0 : 1);
 	return lxcpy_wait_child(pid);
 }
 

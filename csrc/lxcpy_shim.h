@@ -23,4 +23,9 @@
  * signal killed it, or -errno. Retries on EINTR. */
 int lxcpy_wait_child(pid_t pid);
 
+/* Call c->start() (daemonized) in this short-lived process, then step back
+ * into the cgroups it was in, removing liblxc's monitor cgroup after a
+ * failed start. Never call it from the caller's own process. */
+bool lxcpy_start_here(struct lxc_container *c, int useinit, char **argv);
+
 #endif

@@ -7,6 +7,8 @@ from __future__ import annotations
 import glob
 import time
 
+import pytest
+
 import lxcpy
 
 
@@ -34,6 +36,29 @@ def test_start_leaves_caller_cgroups_and_no_monitor_dirs(base: lxcpy.Container,
             assert _own_cgroups() == before
             assert _monitor_dirs(name), "liblxc creates the monitor cgroup while running"
             c.stop()
+            assert _own_cgroups() == before
+        deadline = time.monotonic() + 5
+        while _monitor_dirs(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _monitor_dirs(name) == []
+    finally:
+        c.close()
+
+
+def test_failed_start_leaves_no_monitor_dirs(base: lxcpy.Container, lxcpath: str) -> None:
+    """After a failed start, liblxc's monitor may try to remove its cgroup
+    while the process that called start() is still inside; lxcpy's starter
+    steps out and removes it."""
+    name = "monfail"
+    c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+    try:
+        c.config["lxc.net.0.type"] = "veth"
+        c.config["lxc.net.0.link"] = "lxcpynobr2"
+        c.config.save()
+        before = _own_cgroups()
+        for _ in range(3):
+            with pytest.raises(lxcpy.StartError):
+                c.start()
             assert _own_cgroups() == before
         deadline = time.monotonic() + 5
         while _monitor_dirs(name) and time.monotonic() < deadline:

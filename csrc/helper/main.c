@@ -221,8 +221,7 @@ static void worker_start(const struct lxcpy_hreq *r, const int *fds)
 		for (uint32_t i = 2; i < r->nstrs; i++)
 			argv[i - 2] = (char *)r->strs[i];
 	}
-	c->want_daemonize(c, true);
-	_exit(c->start(c, r->ints[0], argv) ? 0 : 1);
+	_exit(lxcpy_start_here(c, r->ints[0], argv) ? 0 : 1);
 }
 
 static void worker_create(const struct lxcpy_hreq *r, const int *fds)
