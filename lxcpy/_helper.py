@@ -35,14 +35,13 @@ import threading
 from collections.abc import Sequence
 
 from lxcpy import _ffi
+from lxcpy._check import LOG_LEVEL
 
 __all__ = [
     "HelperLost", "enabled", "helper_pid", "open_request", "request", "wait_status_code",
 ]
 
 ENV = "LXCPY_HELPER"
-# Passed to the helper as its liblxc log level (lxcpy._check.LOG_LEVEL).
-_LOG_LEVEL = "ERROR"
 _REPLY_MAX = 64
 
 
@@ -87,7 +86,7 @@ def _spawn() -> _Helper:
         try:
             pid = os.posix_spawn(
                 _ffi.HELPER_PATH,
-                [_ffi.HELPER_PATH, _LOG_LEVEL],
+                [_ffi.HELPER_PATH, LOG_LEVEL],  # the same liblxc log level as in-process
                 dict(os.environ),
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, hnull, 0),
