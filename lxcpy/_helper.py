@@ -30,6 +30,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -50,11 +51,23 @@ class HelperLost(Exception):
 
 
 class _Helper:
-    __slots__ = ("pid", "sock")
+    __slots__ = ("pid", "pidfd", "sock")
 
     def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
         self.sock = sock
+        # Signals go through a pidfd: should someone else's os.wait() reap
+        # the helper, its pid may be reused, the pidfd never is.
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            self.pidfd = None
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 _lock = threading.Lock()
@@ -111,14 +124,23 @@ def _spawn() -> _Helper:
 
 
 def _reap(h: _Helper, kill: bool) -> None:
-    """Close our end and reap the helper (our child: its pid cannot have
-    been reused while unreaped)."""
+    """Close our end (the helper exits on EOF), or kill it, and reap it;
+    through its pidfd where there is one, so that a reused pid is never
+    signalled or waited for."""
     h.sock.close()
-    if kill:
+    if h.pidfd is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(h.pid, 9)
+            if kill:
+                os.kill(h.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(h.pid, 0)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        if kill:
+            signal.pidfd_send_signal(h.pidfd, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
-        os.waitpid(h.pid, 0)
+        os.waitid(os.P_PIDFD, h.pidfd, os.WEXITED)
+    h.close()
 
 
 def _get() -> _Helper:
@@ -132,7 +154,7 @@ def _get() -> _Helper:
                 done = h.pid  # reaped by someone else (os.wait())
             if done == 0:
                 return h
-            h.sock.close()
+            h.close()
             _current = None
         _current = _spawn()
         return _current
@@ -156,7 +178,7 @@ def _after_fork_in_child() -> None:
     h, _current = _current, None
     _lock = threading.Lock()
     if h is not None:
-        h.sock.close()
+        h.close()
 
 
 def _at_exit() -> None:
