@@ -25,6 +25,15 @@ def _monitor_dirs(name: str) -> list[str]:
     )
 
 
+def _monitor_dirs_gone(name: str, seconds: float = 5) -> bool:
+    """Whether liblxc's monitor cgroup dirs of name are gone (liblxc's
+    monitor removes them on its way out, a moment after stop returns)."""
+    deadline = time.monotonic() + seconds
+    while _monitor_dirs(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _monitor_dirs(name) == []
+
+
 def test_start_leaves_caller_cgroups_and_no_monitor_dirs(base: lxcpy.Container,
                                                           lxcpath: str) -> None:
     name = "moncg"
@@ -37,10 +46,7 @@ def test_start_leaves_caller_cgroups_and_no_monitor_dirs(base: lxcpy.Container,
             assert _monitor_dirs(name), "liblxc creates the monitor cgroup while running"
             c.stop()
             assert _own_cgroups() == before
-        deadline = time.monotonic() + 5
-        while _monitor_dirs(name) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _monitor_dirs(name) == []
+        assert _monitor_dirs_gone(name)
     finally:
         c.close()
 
@@ -60,9 +66,6 @@ def test_failed_start_leaves_no_monitor_dirs(base: lxcpy.Container, lxcpath: str
             with pytest.raises(lxcpy.StartError):
                 c.start()
             assert _own_cgroups() == before
-        deadline = time.monotonic() + 5
-        while _monitor_dirs(name) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _monitor_dirs(name) == []
+        assert _monitor_dirs_gone(name)
     finally:
         c.close()
