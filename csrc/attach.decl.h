@@ -50,7 +50,8 @@ int lxcpy_attach_call(struct lxc_container *c, struct lxcpy_attach_opts *o,
 char **lxcpy_environ(void);
 
 /* Test hook: how attach guards against liblxc's init pidfd leak (1: a
- * guard thread, 2: closing the leaked fd, 0: none needed or possible). */
+ * guard thread, 2: closing the leaked fd, 3: the process stays
+ * multi-threaded, 0: none needed or possible). */
 int lxcpy_attach_last_guard(void);
 void lxcpy_attach_force_fd_guard(int mode);
 

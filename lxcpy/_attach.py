@@ -16,7 +16,6 @@ import errno
 import io
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -627,7 +626,7 @@ def spawn(
                     stream.flush()
     p = plumb(stdin, stdout, stderr)
     err_r = err_w = -1
-    remote: tuple[socket.socket, int] | None = None
+    remote: _helper.Remote | None = None
     try:
         err_r, err_w = _pipe()
         with _leased(c) as op:
@@ -659,7 +658,7 @@ def spawn(
     except BaseException:
         p.close_all()
         if remote is not None:
-            _drop_remote(remote)
+            remote.close()
         raise
     finally:
         for fd in (err_r, err_w):
@@ -680,11 +679,11 @@ def spawn(
 
 def _helper_attach(
     op: Operation, msg: bytes, fds: list[int]
-) -> tuple[int, int, tuple[socket.socket, int] | None]:
+) -> tuple[int, int, _helper.Remote | None]:
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
-    copy a small process, not this one). (rc, pid, (socket, pidfd))."""
+    copy a small process, not this one). (rc, pid, remote)."""
     try:
-        sock, (err, kind, _status, pid), got = _helper.open_request(msg, fds)
+        sock, (err, kind, _status, pid), got, h = _helper.open_request(msg, fds)
     except _helper.HelperLost as e:
         op.fail(f"lxcpy's helper process failed: {e}")
     if err < 0 or kind != _ffi.HREP_STARTED:
@@ -699,26 +698,19 @@ def _helper_attach(
         # The helper could not open one (it always can on Linux >= 5.3).
         with contextlib.suppress(OSError):
             pidfd = os.pidfd_open(pid)
-    return 0, pid, (sock, pidfd)
-
-
-def _drop_remote(remote: tuple[socket.socket, int]) -> None:
-    """An attach that failed after the helper started the process: the
-    helper reaps it; our fds go."""
-    sock, pidfd = remote
-    sock.close()
-    if pidfd >= 0:
-        os.close(pidfd)
+    return 0, pid, _helper.Remote(sock, pidfd, h)
 
 
 STAGE_READY = _ffi.STAGE_READY
 
 
-def _reap(pid: int, remote: tuple[socket.socket, int] | None = None) -> int:
+def _reap(pid: int, remote: _helper.Remote | None = None) -> int:
     """The exit code of a child that failed to set up: ours, or the
     helper's (its DONE reply)."""
     if remote is not None:
-        data = remote[0].recv(64)
+        data = remote.sock.recv(64)
+        if not data:
+            remote.lost()
         reply = _ffi.hreply(data) if data else None
         if reply is None or reply[0] < 0:
             return 0

@@ -34,12 +34,14 @@ import signal
 import socket
 import threading
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from lxcpy import _ffi
 from lxcpy._check import LOG_LEVEL
 
 __all__ = [
-    "HelperLost", "enabled", "helper_pid", "open_request", "request", "wait_status_code",
+    "HelperLost", "Remote", "enabled", "helper_pid", "open_request", "request",
+    "wait_status_code",
 ]
 
 ENV = "LXCPY_HELPER"
@@ -237,13 +239,34 @@ def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
     return reply
 
 
+class Remote(NamedTuple):
+    """A process the helper attached and waits for: the request's socket
+    (its DONE reply comes there), the process's pidfd, and the helper."""
+
+    sock: socket.socket
+    pidfd: int
+    helper: _Helper
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+
+    def lost(self) -> None:
+        """The socket reached EOF with no reply: the helper is dying or
+        dead (it never drops a request unanswered). Replace it now: until
+        the last of its threads is gone, it still looks alive to
+        waitpid() and takes requests it will never answer."""
+        _discard(self.helper)
+
+
 def open_request(
     msg: bytes, fds: Sequence[int] = ()
-) -> tuple[socket.socket, tuple[int, int, int, int], list[int]]:
+) -> tuple[socket.socket, tuple[int, int, int, int], list[int], _Helper]:
     """Send one packed request whose reply socket stays open for more
     replies (an attach: STARTED, then DONE). Returns the socket (the
-    caller's to close), the first reply and the fds it carried (CLOEXEC,
-    the caller's to close)."""
+    caller's to close), the first reply, the fds it carried (CLOEXEC,
+    the caller's to close) and the helper."""
     mine, h = _send(msg, fds)
     try:
         data, got, _flags, _addr = socket.recv_fds(
@@ -257,7 +280,7 @@ def open_request(
     except BaseException:
         mine.close()
         raise
-    return mine, reply, got
+    return mine, reply, got, h
 
 
 def helper_pid() -> int:

@@ -31,10 +31,13 @@ import threading
 import time
 import weakref
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lxcpy import _ffi
 from lxcpy.errors import ExitStatusLostError
+
+if TYPE_CHECKING:
+    from lxcpy import _helper
 
 __all__ = ["Process"]
 
@@ -146,12 +149,13 @@ class _RemoteChild:
     status arrives on the request's socket (a DONE reply); signals go
     through the pidfd the helper sent. Same interface as _Child."""
 
-    __slots__ = ("lock", "lost", "pid", "pidfd", "returncode", "sock")
+    __slots__ = ("lock", "lost", "pid", "pidfd", "remote", "returncode", "sock")
 
-    def __init__(self, pid: int, sock: socket.socket, pidfd: int) -> None:
+    def __init__(self, pid: int, remote: _helper.Remote) -> None:
         self.pid = pid
-        self.sock: socket.socket | None = sock
-        self.pidfd = pidfd
+        self.sock: socket.socket | None = remote.sock
+        self.pidfd = remote.pidfd
+        self.remote = remote
         self.returncode: int | None = None
         self.lost = False
         self.lock = threading.Lock()
@@ -192,6 +196,8 @@ class _RemoteChild:
                 self.lost = True
                 sock, self.sock = self.sock, None
                 sock.close()
+                if not data:
+                    self.remote.lost()
                 raise self._lost()
             self.returncode = os.waitstatus_to_exitcode(reply[2])
             self.close()
@@ -302,7 +308,7 @@ class Process:
         text: bool = False,
         encoding: str | None = None,
         errors: str | None = None,
-        remote: tuple[socket.socket, int] | None = None,
+        remote: _helper.Remote | None = None,
     ) -> None:
         """Not for users: ``Container.popen()`` makes Processes. Takes
         ownership of the pipe fds given, and of ``remote``: the helper
@@ -311,7 +317,7 @@ class Process:
         self.args = args
         self.pid = pid
         self._child: _Child | _RemoteChild = (
-            _Child(pid) if remote is None else _RemoteChild(pid, *remote)
+            _Child(pid) if remote is None else _RemoteChild(pid, remote)
         )
         self._finalizer = weakref.finalize(self, _orphaned, self._child)
         self._finalizer.atexit = False

@@ -28,9 +28,17 @@ EINVAL = 22
 
 
 def alive(pid: int) -> bool:
-    """Whether pid exists and is not a zombie."""
+    """Whether pid exists and is not a zombie: a zombie leader whose other
+    threads still exit is not dead yet (the helper has two threads)."""
     st = proc_stat(pid)
-    return st is not None and st[0] != "Z"
+    if st is None:
+        return False
+    if st[0] != "Z":
+        return True
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except FileNotFoundError:
+        return False
 
 
 def gone_within(pid: int, seconds: float) -> bool:

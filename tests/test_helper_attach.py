@@ -292,7 +292,7 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         bad = msg.replace(b"/bin/true\0", b"\0", 1)
         assert err_of(raw(bad[:20] + struct.pack("I", len(bad)) + bad[24:], fds)) == -EINVAL
         # The good one works (two replies: STARTED with a pidfd, then DONE).
-        sock, reply, got = _helper.open_request(msg, fds)
+        sock, reply, got, _h = _helper.open_request(msg, fds)
         with sock:
             assert reply[0] == 0 and reply[1] == _ffi.HREP_STARTED and len(got) == 1
             os.close(got[0])

@@ -36,6 +36,7 @@
 
 #include "lxcpy_shim.h"
 #include "attach.decl.h"
+#include "attach_int.h"
 #include "core.decl.h"
 #include "helper.decl.h"
 #include "hproto.h"
@@ -591,6 +592,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
+	/* liblxc's attach leaks the container init's pidfd in a
+	 * single-threaded process: stay multi-threaded (or, should the thread
+	 * not start, guard each attach). */
+	lxcpy_attach_keep_threaded();
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;
