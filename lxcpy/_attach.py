@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
-from lxcpy import _ffi, _helper, _validate
+from lxcpy import _attachable, _ffi, _helper, _validate
 from lxcpy._check import LogCapture, Operation
 from lxcpy.errors import AttachError, NotRunningError
 from lxcpy.namespace import Namespace
 from lxcpy.process import Process
-from lxcpy.state import State
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -495,91 +494,14 @@ def _leased(c: Container) -> Iterator[Operation]:
 
 
 def release(c: Container) -> None:
-    """Free the attach handles of a Container being closed."""
+    """Free the attach handles of a Container being closed, and what it
+    knew of the container's init."""
+    _attachable.release(c)
     with _pools_lock:
         pool = _pools.pop(c, [])
     for lease in pool:
         _ffi.handle_free(lease.handle)
 
-
-
-# Per container init (name, lxcpath, pid): the files that tell whether
-# its cgroup is frozen, found once in /proc/<pid>/cgroup (a container's
-# init does not change cgroups): (path, what a frozen one contains).
-_freeze_files: dict[tuple[str, str, int], tuple[tuple[str, str | None], ...]] = {}
-_FREEZE_FILES_MAX = 256
-
-
-def _find_freeze_files(pid: int) -> tuple[tuple[str, str | None], ...]:
-    """(v1 freezer.state, None: frozen unless THAWED) and (v2
-    cgroup.events, "frozen 1") files of pid's cgroups that exist."""
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return ()
-    out: list[tuple[str, str | None]] = []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "freezer" in controllers.split(","):
-            out.append((f"/sys/fs/cgroup/freezer{path}/freezer.state", None))
-        elif controllers == "":
-            for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-                events = f"{root}{path}/cgroup.events"
-                if os.path.exists(events):
-                    out.append((events, "frozen 1"))
-                    break
-    return tuple(out)
-
-
-def _cgroup_frozen(c: Container, pid: int) -> bool:
-    """Whether the cgroup of the container's init (pid) is frozen (v1
-    freezer, or v2 cgroup.freeze)."""
-    key = (c.name, c.lxcpath, pid)
-    files = _freeze_files.get(key)
-    if files is None:
-        files = _find_freeze_files(pid)
-        if len(_freeze_files) >= _FREEZE_FILES_MAX:
-            _freeze_files.clear()
-        _freeze_files[key] = files
-    for path, frozen in files:
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError:
-            continue
-        if frozen is None:
-            if text.strip() != "THAWED":
-                return True
-        elif frozen in text.splitlines():
-            return True
-    return False
-
-
-def need_attachable(c: Container) -> None:
-    """NotRunningError unless running; AttachError when frozen (attaching
-    would hang in a frozen cgroup). One query to the container's monitor
-    on the way that succeeds (its init's pid), one more to explain a failure."""
-    h = c._handle()
-    pid = _ffi.init_pid(h)
-    if pid > 0:
-        # Running, says the monitor; frozen, says the kernel? An attach into
-        # a frozen cgroup would block in liblxc for good.
-        if not _cgroup_frozen(c, pid):
-            return
-        state = State.FROZEN.value
-    else:
-        state = _ffi.state(h)
-        if state == State.RUNNING.value:  # started just now: let liblxc try
-            return
-    if state in (State.FROZEN.value, State.FREEZING.value):
-        raise AttachError(
-            f"the container is {state.lower()}: unfreeze it first",
-            container=c.name,
-            operation="attach",
-        )
-    why = "not running" if _ffi.is_defined(h) else "not defined"
-    raise NotRunningError(f"the container is {why}", container=c.name, operation="attach")
 
 
 def _read_reports(fd: int) -> list[tuple[int, int]]:
@@ -609,14 +531,12 @@ def spawn(
     and return its Process once it runs (the program executed)."""
     for value, what in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
         check_std(value, what)
-    need_attachable(c)
-    init_pid = 0
+    init_pid = _attachable.check(c)
     if opts.user is not None or opts.group is not None or opts.groups:
-        pid = c.init_pid
-        if pid is None:
+        init_pid = init_pid or c.init_pid or 0
+        if init_pid <= 0:
             raise NotRunningError("the container is not running", container=c.name,
                                   operation="attach")
-        init_pid = pid
     resolved = resolve(opts, init_pid)
     if callable(target):
         # Output buffered in this process would be printed twice.
@@ -928,11 +848,10 @@ def attach_shell(c: Container, opts: Options, shell: Any) -> int:
     """The user's shell (from the container's passwd; /bin/sh otherwise) on
     the caller's terminal. Like os.system, the caller ignores SIGINT and
     SIGQUIT until the shell exits (they are the shell's)."""
-    need_attachable(c)
+    init_pid = _attachable.check(c) or c.init_pid
     if shell is None:
         shell = "/bin/sh"
-        init_pid = c.init_pid
-        if init_pid is not None:
+        if init_pid:
             user = opts.user if opts.user is not None else 0
             with contextlib.suppress(KeyError):
                 row = _lookup(_db(init_pid, "passwd"), user, "user", "passwd")

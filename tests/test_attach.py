@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -359,6 +360,51 @@ def test_frozen_container(running: lxcpy.Container) -> None:
     assert running.run(["true"]).returncode == 0
 
 
+def test_frozen_after_an_attach(running: lxcpy.Container) -> None:
+    # What lxcpy remembers of the container's init after one attach does
+    # not hide a freeze that came later.
+    assert running.run(["true"]).returncode == 0
+    running.freeze()
+    try:
+        with pytest.raises(lxcpy.AttachError, match="frozen"):
+            running.run(["true"])
+    finally:
+        running.unfreeze()
+    assert running.run(["true"]).returncode == 0
+
+
+def test_restart_between_attaches(running: lxcpy.Container) -> None:
+    # A new init after a restart: not the one lxcpy remembered.
+    first = running.run(["cat", "/proc/1/stat"], capture_output=True).stdout
+    running.stop()
+    with pytest.raises(lxcpy.NotRunningError):
+        running.run(["true"])
+    running.start()
+    second = running.run(["cat", "/proc/1/stat"], capture_output=True).stdout
+    assert first and second
+    assert running.init_pid is not None
+    assert running.run(["true"]).returncode == 0
+
+
+def test_closing_releases_what_attach_kept(running: lxcpy.Container) -> None:
+    import gc
+
+    from .conftest import open_fds
+
+    gc.collect()
+    before = open_fds()
+    c = lxcpy.Container(running.name, running.lxcpath)
+    c.run(["true"])
+    c.close()
+    gc.collect()
+    assert open_fds() == before
+    c = lxcpy.Container(running.name, running.lxcpath)
+    c.run(["true"])
+    del c  # dropped without close()
+    gc.collect()
+    assert open_fds() == before
+
+
 def test_liblxc_failure_in_child_is_attach_error(running: lxcpy.Container) -> None:
     # A user namespace the container does not have: liblxc's transient
     # child fails to enter it, and says so in the container's log.
@@ -439,11 +485,14 @@ def test_bad_input_is_refused_before_c(
 
 
 def test_bad_fd_is_refused(running: lxcpy.Container) -> None:
+    # A closed fd far above the lowest free one: no fd lxcpy opens on the
+    # way (the lowest free number first) can take its number.
     r, w = os.pipe()
-    os.close(r)
-    os.close(w)
-    with pytest.raises(OSError):
-        running.run(["true"], stdout=w)
+    bad = fcntl.fcntl(w, fcntl.F_DUPFD, 900)
+    for fd in (r, w, bad):
+        os.close(fd)
+    with pytest.raises(OSError, match="bad file descriptor"):
+        running.run(["true"], stdout=bad)
 
 
 _FROZEN_BEHIND = """

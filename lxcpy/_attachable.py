@@ -1,0 +1,197 @@
+"""Whether a container can take an attach now: running, and not frozen
+(an attach into a frozen cgroup would block in liblxc for good).
+
+Asking the container's monitor for its init costs a round trip to another
+process (tens of microseconds, a good part of a short run()), so the
+answer is kept per Container: a pidfd of the init the monitor named, and
+the files that tell whether its cgroup is frozen. While that pidfd does not
+report an exit, the container is still running with the same init (an init
+never changes cgroups), and only the freezer files are read again. A
+Container's pidfd is closed with it (``release``), or when its init exits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+from lxcpy import _ffi
+from lxcpy.errors import AttachError, NotRunningError
+from lxcpy.state import State
+
+if TYPE_CHECKING:
+    from lxcpy.container import Container
+
+__all__ = ["check", "release"]
+
+# (path, what a frozen one contains; None: frozen unless it reads THAWED)
+FreezeFile = tuple[str, "str | None"]
+
+
+class _Init:
+    """A running container init: its pid, a pidfd on it (polled for its
+    exit), and its cgroups' freezer files."""
+
+    __slots__ = ("files", "key", "pid", "pidfd", "poller")
+
+    def __init__(self, key: tuple[str, str], pid: int, pidfd: int) -> None:
+        self.key = key
+        self.pid = pid
+        self.pidfd = pidfd
+        self.poller = select.poll()
+        self.poller.register(pidfd, select.POLLIN)
+        self.files = freeze_files(pid)
+
+    def alive(self) -> bool:
+        return self.pidfd >= 0 and not self.poller.poll(0)
+
+    def close(self) -> None:
+        fd, self.pidfd = self.pidfd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_inits: weakref.WeakKeyDictionary[Container, _Init] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def freeze_files(pid: int) -> tuple[FreezeFile, ...]:
+    """(v1 freezer.state, None) and (v2 cgroup.events, "frozen 1") of
+    pid's cgroups, those that exist."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ()
+    out: list[FreezeFile] = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "freezer" in controllers.split(","):
+            out.append((f"/sys/fs/cgroup/freezer{path}/freezer.state", None))
+        elif controllers == "":
+            for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+                events = f"{root}{path}/cgroup.events"
+                if os.path.exists(events):
+                    out.append((events, "frozen 1"))
+                    break
+    return tuple(out)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def frozen(files: tuple[FreezeFile, ...]) -> bool:
+    for path, mark in files:
+        text = _read(path)
+        if text is None:
+            continue
+        if mark is None:
+            if text.strip() != b"THAWED":
+                return True
+        elif mark.encode() in text.splitlines():
+            return True
+    return False
+
+
+_PID_LINE = re.compile(rb"^Pid:\s*(-?\d+)", re.M)
+
+
+def _pidfd_pid(fd: int) -> int:
+    """The pid a pidfd refers to (-1 once it exited), from its fdinfo."""
+    text = _read(f"/proc/self/fdinfo/{fd}") or b""
+    m = _PID_LINE.search(text)
+    return int(m.group(1)) if m else -1
+
+
+def _learn(c: Container, h: _ffi.Handle) -> _Init | None:
+    """Ask the monitor for the init's pidfd (one round trip); None when
+    it has none to give (not running, or no pidfds here)."""
+    fd = _ffi.init_pidfd(h)
+    if fd < 0:
+        return None
+    try:
+        os.set_inheritable(fd, False)
+        pid = _pidfd_pid(fd)
+        if pid <= 0:
+            raise OSError
+        init = _Init((c.name, c.lxcpath), pid, fd)
+    except BaseException:
+        os.close(fd)
+        return None
+    return init
+
+
+def _raise_frozen(c: Container, state: str) -> None:
+    raise AttachError(
+        f"the container is {state.lower()}: unfreeze it first",
+        container=c.name,
+        operation="attach",
+    )
+
+
+def check(c: Container) -> int:
+    """NotRunningError unless running; AttachError when frozen. Returns the
+    init's pid (0 when the monitor gave none but says RUNNING: started
+    just now; liblxc is let try)."""
+    h = c._handle()
+    key = (c.name, c.lxcpath)
+    with _lock:
+        init = _inits.get(c)
+        if init is None or init.key != key or not init.alive():
+            if init is not None:
+                del _inits[c]
+                init.close()
+            init = _learn(c, h)
+            if init is not None:
+                _inits[c] = init
+        if init is not None:
+            if not frozen(init.files):
+                return init.pid
+            _raise_frozen(c, State.FROZEN.value)
+    # No pidfd from the monitor: not running, or no pidfds here.
+    pid = _ffi.init_pid(h)
+    if pid > 0:
+        if not frozen(freeze_files(pid)):
+            return pid
+        _raise_frozen(c, State.FROZEN.value)
+    state = _ffi.state(h)
+    if state == State.RUNNING.value:
+        return 0
+    if state in (State.FROZEN.value, State.FREEZING.value):
+        _raise_frozen(c, state)
+    why = "not running" if _ffi.is_defined(h) else "not defined"
+    raise NotRunningError(f"the container is {why}", container=c.name, operation="attach")
+
+
+def release(c: Container) -> None:
+    """Close the pidfd kept for a Container being closed."""
+    with _lock:
+        init = _inits.pop(c, None)
+    if init is not None:
+        init.close()
+
