@@ -42,4 +42,14 @@ int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath
                        int *fds, int fdcap, int *nfds);
 /* The largest message the helper accepts. */
 int lxcpy_hmax_msg(void);
+
+/* Send one packed request on the control socket ctl, with a new reply
+ * socket followed by fds (nfds of them, at most 24): our end of the reply
+ * socket (CLOEXEC), or -errno. */
+int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds);
+/* Receive one reply: 1 with *r filled (and *passed the fd it carried, or
+ * -1; CLOEXEC, the caller's), 0 at EOF (the helper is gone), -EAGAIN when
+ * nonblock and nothing has come yet, -EPROTO for a malformed one, or
+ * -errno (-EINTR: a signal came, call again). */
+int lxcpy_hrecv(int fd, int nonblock, struct lxcpy_hreply *r, int *passed);
 #endif

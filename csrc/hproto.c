@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -491,4 +492,114 @@ bad:
 	free(a->vec);
 	a->vec = NULL;
 	return -EINVAL;
+}
+
+/* -- transport ---------------------------------------------------------------
+ *
+ * Requests and replies are single SOCK_SEQPACKET messages with fds
+ * (SCM_RIGHTS). Done here rather than with Python's socket module: one C
+ * call each way instead of socket objects and Python-level cmsg packing,
+ * on the path of every run(). */
+
+/* Up to this many fds besides the reply socket (more than the helper takes:
+ * tests send too many on purpose). */
+#define SEND_MAX_FDS (2 * LXCPY_HMAX_FDS)
+
+static int send_with_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * (SEND_MAX_FDS + 1))];
+	} cbuf;
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	for (;;) {
+		if (sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
+{
+	int all[SEND_MAX_FDS + 1];
+	int sv[2], err;
+
+	if (len < 0 || nfds < 0 || nfds > SEND_MAX_FDS)
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	all[0] = sv[1];
+	if (nfds > 0)
+		memcpy(all + 1, fds, sizeof(int) * (size_t)nfds);
+	err = send_with_fds(ctl, msg, (size_t)len, all, nfds + 1);
+	close(sv[1]);
+	if (err < 0) {
+		close(sv[0]);
+		return err;
+	}
+	return sv[0];
+}
+
+int lxcpy_hsend_reply(int fd, const struct lxcpy_hreply *r, int passfd)
+{
+	return send_with_fds(fd, r, sizeof(*r), &passfd, passfd >= 0 ? 1 : 0);
+}
+
+int lxcpy_hrecv(int fd, int nonblock, struct lxcpy_hreply *r, int *passed)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	char data[sizeof(*r) + 1];
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	*passed = -1;
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*passed < 0)
+				*passed = got;
+			else
+				close(got);
+		}
+	}
+	if (n == 0 || n != (ssize_t)sizeof(*r) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (*passed >= 0)
+			close(*passed);
+		*passed = -1;
+		return n == 0 ? 0 : -EPROTO;
+	}
+	memcpy(r, data, sizeof(*r));
+	return 1;
 }

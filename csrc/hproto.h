@@ -116,4 +116,9 @@ int lxcpy_valid_name(const char *s);
 int lxcpy_valid_path(const char *s);
 int lxcpy_valid_text(const char *s);
 
+struct lxcpy_hreply;
+/* The helper's side of lxcpy_hrecv: one reply on a request's reply
+ * socket, with passfd (or none when < 0). 0 or -errno. */
+int lxcpy_hsend_reply(int fd, const struct lxcpy_hreply *r, int passfd);
+
 #endif

@@ -603,17 +603,14 @@ def _helper_attach(
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
     copy a small process, not this one). (rc, pid, remote)."""
     try:
-        sock, (err, kind, _status, pid), got, h = _helper.open_request(msg, fds)
+        sock, (err, kind, _status, pid), pidfd, h = _helper.open_request(msg, fds)
     except _helper.HelperLost as e:
         op.fail(f"lxcpy's helper process failed: {e}")
     if err < 0 or kind != _ffi.HREP_STARTED:
-        sock.close()
-        for fd in got:
-            os.close(fd)
+        os.close(sock)
+        if pidfd >= 0:
+            os.close(pidfd)
         return (err if err < 0 else -errno.EPROTO), -1, None
-    pidfd = got[0] if got else -1
-    for fd in got[1:]:
-        os.close(fd)
     if pidfd < 0:
         # The helper could not open one (it always can on Linux >= 5.3).
         with contextlib.suppress(OSError):
@@ -628,10 +625,7 @@ def _reap(pid: int, remote: _helper.Remote | None = None) -> int:
     """The exit code of a child that failed to set up: ours, or the
     helper's (its DONE reply)."""
     if remote is not None:
-        data = remote.sock.recv(64)
-        if not data:
-            remote.lost()
-        reply = _ffi.hreply(data) if data else None
+        reply = remote.wait()
         if reply is None or reply[0] < 0:
             return 0
         return os.waitstatus_to_exitcode(reply[2])

@@ -736,6 +736,24 @@ def hpack_attach(
         cap = HMAX_MSG  # the environment was larger than guessed
 
 
+def hsend(ctl: int, msg: bytes, fds: Sequence[int]) -> int:
+    """Send a packed request with a new reply socket and fds: our end of
+    the reply socket (an fd, CLOEXEC), or -errno."""
+    return int(lib.lxcpy_hsend(ctl, msg, len(msg), list(fds), len(fds)))
+
+
+def hrecv(fd: int, nonblock: bool) -> tuple[int, tuple[int, int, int, int] | None, int]:
+    """One reply: (1, (err, kind, status, pid), the fd it carried or -1);
+    (0, None, -1) at EOF; (-errno, None, -1), -EAGAIN when nonblock and
+    nothing came yet, -EINTR when a signal came."""
+    r = ffi.new("struct lxcpy_hreply *")
+    passed = ffi.new("int *")
+    rc = int(lib.lxcpy_hrecv(fd, int(nonblock), r, passed))
+    if rc != 1:
+        return rc, None, -1
+    return 1, (int(r.err), int(r.kind), int(r.status), int(r.pid)), int(passed[0])
+
+
 def hreply(data: bytes) -> tuple[int, int, int, int] | None:
     """(err, kind, status, pid) of one reply; None when it is not one."""
     if len(data) != _HREPLY_SIZE:

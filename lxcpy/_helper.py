@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 ENV = "LXCPY_HELPER"
-_REPLY_MAX = 64
 
 
 class HelperLost(Exception):
@@ -194,30 +193,24 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
 
 
-def _send(msg: bytes, fds: Sequence[int]) -> tuple[socket.socket, _Helper]:
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF)
+
+
+def _send(msg: bytes, fds: Sequence[int]) -> tuple[int, _Helper]:
     """Send one packed request with its fds and a fresh reply socket;
-    return our end of it. A helper found dead when sending is replaced
-    once."""
+    return our end of it (an fd, CLOEXEC, the caller's to close). A helper
+    found dead when sending is replaced once."""
     for attempt in (0, 1):
         h = _get()
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            try:
-                socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
-            finally:
-                theirs.close()
-        except OSError as e:
-            mine.close()
-            if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
-                raise
-            _discard(h)
-            if attempt:
-                raise HelperLost("lxcpy's helper process cannot be reached") from e
-            continue
-        except BaseException:
-            mine.close()
-            raise
-        return mine, h
+        mine = _ffi.hsend(h.sock.fileno(), msg, fds)
+        if mine >= 0:
+            return mine, h
+        err = OSError(-mine, os.strerror(-mine))
+        if -mine not in _GONE:
+            raise OSError(-mine, f"cannot send a request to lxcpy's helper: {err.strerror}")
+        _discard(h)
+        if attempt:
+            raise HelperLost("lxcpy's helper process cannot be reached") from err
     raise AssertionError("unreachable")
 
 
@@ -226,29 +219,46 @@ def _lost(h: _Helper) -> HelperLost:
     return HelperLost("lxcpy's helper process died before it answered")
 
 
+def _recv(fd: int, h: _Helper) -> tuple[tuple[int, int, int, int], int]:
+    """Wait for one reply on a request's socket: (reply, the fd it carried
+    or -1). EOF or a malformed reply: HelperLost."""
+    while True:
+        # A signal handler runs between two tries (and may raise).
+        rc, reply, passed = _ffi.hrecv(fd, False)
+        if rc != -errno.EINTR:
+            break
+    if reply is None:
+        if rc < 0 and rc != -errno.EPROTO:
+            raise OSError(-rc, f"cannot read lxcpy's helper's reply: {os.strerror(-rc)}")
+        raise _lost(h)
+    return reply, passed
+
+
 def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
     """Send one packed request with its fds; return the helper's reply
     (err, kind, status, pid). One that dies before answering raises
     HelperLost."""
     mine, h = _send(msg, fds)
-    with mine:
-        data = mine.recv(_REPLY_MAX)
-    reply = _ffi.hreply(data) if data else None
-    if reply is None:
-        raise _lost(h)
+    try:
+        reply, passed = _recv(mine, h)
+    finally:
+        os.close(mine)
+    if passed >= 0:
+        os.close(passed)
     return reply
 
 
 class Remote(NamedTuple):
     """A process the helper attached and waits for: the request's socket
-    (its DONE reply comes there), the process's pidfd, and the helper."""
+    (an fd: its DONE reply comes there), the process's pidfd, and the
+    helper."""
 
-    sock: socket.socket
+    fd: int
     pidfd: int
     helper: _Helper
 
     def close(self) -> None:
-        self.sock.close()
+        os.close(self.fd)
         if self.pidfd >= 0:
             os.close(self.pidfd)
 
@@ -259,28 +269,45 @@ class Remote(NamedTuple):
         waitpid() and takes requests it will never answer."""
         _discard(self.helper)
 
+    def poll(self) -> tuple[int, int, int, int] | None:
+        """The next reply if one has come; None if not yet. EOF or a
+        malformed reply raise HelperLost."""
+        rc, reply, passed = _ffi.hrecv(self.fd, True)
+        if passed >= 0:
+            os.close(passed)
+        if rc in (-errno.EAGAIN, -errno.EINTR):
+            return None
+        if reply is None:
+            if rc == 0:
+                self.lost()
+            raise HelperLost("lxcpy's helper process died before it answered")
+        return reply
+
+    def wait(self) -> tuple[int, int, int, int] | None:
+        """Wait for the next reply; None when the helper died first."""
+        try:
+            reply, passed = _recv(self.fd, self.helper)
+        except HelperLost:
+            return None
+        if passed >= 0:
+            os.close(passed)
+        return reply
+
 
 def open_request(
     msg: bytes, fds: Sequence[int] = ()
-) -> tuple[socket.socket, tuple[int, int, int, int], list[int], _Helper]:
+) -> tuple[int, tuple[int, int, int, int], int, _Helper]:
     """Send one packed request whose reply socket stays open for more
-    replies (an attach: STARTED, then DONE). Returns the socket (the
-    caller's to close), the first reply, the fds it carried (CLOEXEC,
-    the caller's to close) and the helper."""
+    replies (an attach: STARTED, then DONE). Returns the socket (an fd,
+    the caller's to close), the first reply, the fd it carried (or -1;
+    CLOEXEC, the caller's to close) and the helper."""
     mine, h = _send(msg, fds)
     try:
-        data, got, _flags, _addr = socket.recv_fds(
-            mine, _REPLY_MAX, 4, socket.MSG_CMSG_CLOEXEC
-        )
-        reply = _ffi.hreply(data) if data else None
-        if reply is None:
-            for fd in got:
-                os.close(fd)
-            raise _lost(h)
+        reply, passed = _recv(mine, h)
     except BaseException:
-        mine.close()
+        os.close(mine)
         raise
-    return mine, reply, got, h
+    return mine, reply, passed, h
 
 
 def helper_pid() -> int:

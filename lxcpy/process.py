@@ -25,19 +25,15 @@ import os
 import select
 import selectors
 import signal
-import socket
 import subprocess
 import threading
 import time
 import weakref
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from lxcpy import _ffi
+from lxcpy import _ffi, _helper
 from lxcpy.errors import ExitStatusLostError
-
-if TYPE_CHECKING:
-    from lxcpy import _helper
 
 __all__ = ["Process"]
 
@@ -149,11 +145,11 @@ class _RemoteChild:
     status arrives on the request's socket (a DONE reply); signals go
     through the pidfd the helper sent. Same interface as _Child."""
 
-    __slots__ = ("lock", "lost", "pid", "pidfd", "remote", "returncode", "sock")
+    __slots__ = ("fd", "lock", "lost", "pid", "pidfd", "remote", "returncode")
 
     def __init__(self, pid: int, remote: _helper.Remote) -> None:
         self.pid = pid
-        self.sock: socket.socket | None = remote.sock
+        self.fd = remote.fd  # the request's socket; -1 once closed
         self.pidfd = remote.pidfd
         self.remote = remote
         self.returncode: int | None = None
@@ -161,12 +157,12 @@ class _RemoteChild:
         self.lock = threading.Lock()
 
     def close(self) -> None:
-        sock, self.sock = self.sock, None
-        fd, self.pidfd = self.pidfd, -1
-        if sock is not None:
-            sock.close()
+        fd, self.fd = self.fd, -1
+        pidfd, self.pidfd = self.pidfd, -1
         if fd >= 0:
             os.close(fd)
+        if pidfd >= 0:
+            os.close(pidfd)
 
     def _lost(self) -> ExitStatusLostError:
         return ExitStatusLostError(
@@ -175,30 +171,28 @@ class _RemoteChild:
         )
 
     def wait_fd(self) -> int:
-        sock = self.sock
-        return -1 if sock is None else sock.fileno()
+        return self.fd
 
     def try_reap(self) -> int | None:
         with self.lock:
             if self.returncode is not None:
                 return self.returncode
-            if self.lost or self.sock is None:
+            if self.lost or self.fd < 0:
                 raise self._lost()
             try:
-                data = self.sock.recv(64, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return None
-            except OSError:
-                data = b""
-            reply = _ffi.hreply(data) if data else None
-            if reply is None or reply[1] != _ffi.HREP_DONE or reply[0] < 0:
-                # The helper is gone (EOF) or could not wait for its child.
+                reply = self.remote.poll()
+                if reply is None:
+                    return None
+                done = reply[1] == _ffi.HREP_DONE and reply[0] >= 0
+            except _helper.HelperLost:
+                done = False  # gone (EOF) or garbled
+            if not done:
+                # The helper is gone or could not wait for its child.
                 self.lost = True
-                sock, self.sock = self.sock, None
-                sock.close()
-                if not data:
-                    self.remote.lost()
+                fd, self.fd = self.fd, -1
+                os.close(fd)
                 raise self._lost()
+            assert reply is not None
             self.returncode = os.waitstatus_to_exitcode(reply[2])
             self.close()
             return self.returncode

@@ -292,12 +292,15 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         bad = msg.replace(b"/bin/true\0", b"\0", 1)
         assert err_of(raw(bad[:20] + struct.pack("I", len(bad)) + bad[24:], fds)) == -EINVAL
         # The good one works (two replies: STARTED with a pidfd, then DONE).
-        sock, reply, got, _h = _helper.open_request(msg, fds)
-        with sock:
-            assert reply[0] == 0 and reply[1] == _ffi.HREP_STARTED and len(got) == 1
-            os.close(got[0])
-            done = _ffi.hreply(sock.recv(64))
-            assert done is not None and done[1] == _ffi.HREP_DONE and done[2] == 0
+        sock, reply, pidfd, _h = _helper.open_request(msg, fds)
+        try:
+            assert reply[0] == 0 and reply[1] == _ffi.HREP_STARTED and pidfd >= 0
+            os.close(pidfd)
+            rc, done, _ = _ffi.hrecv(sock, False)
+            assert rc == 1 and done is not None
+            assert done[1] == _ffi.HREP_DONE and done[2] == 0
+        finally:
+            os.close(sock)
     finally:
         for fd in (r, w, *close):
             os.close(fd)

@@ -143,28 +143,9 @@ static int is_regular(int fd)
 static void reply_fd(int fd, int err, int kind, int status, int pid, int passfd)
 {
 	struct lxcpy_hreply r = {.err = err, .kind = kind, .status = status, .pid = pid};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (passfd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
-	}
 	/* The caller may have gone (an interrupted call): nothing to do then. */
-	while (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	lxcpy_hsend_reply(fd, &r, passfd);
 }
 
 static void reply(int fd, int err, int kind, int status, int pid)
