@@ -4,10 +4,11 @@
 Asking the container's monitor for its init costs a round trip to another
 process (tens of microseconds, a good part of a short run()), so the
 answer is kept per Container: a pidfd of the init the monitor named, and
-the files that tell whether its cgroup is frozen. While that pidfd does not
-report an exit, the container is still running with the same init (an init
-never changes cgroups), and only the freezer files are read again. A
-Container's pidfd is closed with it (``release``), or when its init exits.
+the files that tell whether its cgroup is frozen, kept open. While that
+pidfd does not report an exit, the container is still running with the
+same init (an init never changes cgroups), and only the freezer files are
+read again. A Container's fds are closed with it (``release``), or when
+its init exits.
 """
 
 from __future__ import annotations
@@ -34,25 +35,45 @@ FreezeFile = tuple[str, "str | None"]
 
 class _Init:
     """A running container init: its pid, a pidfd on it (polled for its
-    exit), and its cgroups' freezer files."""
+    exit), and its cgroups' freezer files, kept open (read again with
+    pread; an open file does not keep a cgroup from being removed)."""
 
     __slots__ = ("files", "key", "pid", "pidfd", "poller")
 
     def __init__(self, key: tuple[str, str], pid: int, pidfd: int) -> None:
+        # Owns pidfd from here on, whatever fails below (__del__).
+        self.files: list[tuple[int, bytes | None]] = []
+        self.pidfd = pidfd
         self.key = key
         self.pid = pid
-        self.pidfd = pidfd
         self.poller = select.poll()
         self.poller.register(pidfd, select.POLLIN)
-        self.files = freeze_files(pid)
+        for path, mark in freeze_files(pid):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            self.files.append((fd, None if mark is None else mark.encode()))
 
     def alive(self) -> bool:
         return self.pidfd >= 0 and not self.poller.poll(0)
 
+    def frozen(self) -> bool:
+        for fd, mark in self.files:
+            try:
+                text = os.pread(fd, 4096, 0)
+            except OSError:
+                continue
+            if _is_frozen(text, mark):
+                return True
+        return False
+
     def close(self) -> None:
         fd, self.pidfd = self.pidfd, -1
-        if fd >= 0:
-            os.close(fd)
+        files, self.files = self.files, []
+        for f in (fd, *(f for f, _ in files)):
+            if f >= 0:
+                os.close(f)
 
     def __del__(self) -> None:
         self.close()
@@ -105,15 +126,16 @@ def _read(path: str) -> bytes | None:
         os.close(fd)
 
 
+def _is_frozen(text: bytes, mark: bytes | None) -> bool:
+    if mark is None:
+        return text.strip() != b"THAWED"
+    return mark in text.splitlines()
+
+
 def frozen(files: tuple[FreezeFile, ...]) -> bool:
     for path, mark in files:
         text = _read(path)
-        if text is None:
-            continue
-        if mark is None:
-            if text.strip() != b"THAWED":
-                return True
-        elif mark.encode() in text.splitlines():
+        if text is not None and _is_frozen(text, None if mark is None else mark.encode()):
             return True
     return False
 
@@ -137,13 +159,13 @@ def _learn(c: Container, h: _ffi.Handle) -> _Init | None:
     try:
         os.set_inheritable(fd, False)
         pid = _pidfd_pid(fd)
-        if pid <= 0:
-            raise OSError
-        init = _Init((c.name, c.lxcpath), pid, fd)
     except BaseException:
         os.close(fd)
+        raise
+    if pid <= 0:
+        os.close(fd)
         return None
-    return init
+    return _Init((c.name, c.lxcpath), pid, fd)
 
 
 def _raise_frozen(c: Container, state: str) -> None:
@@ -170,7 +192,7 @@ def check(c: Container) -> int:
             if init is not None:
                 _inits[c] = init
         if init is not None:
-            if not frozen(init.files):
+            if not init.frozen():
                 return init.pid
             _raise_frozen(c, State.FROZEN.value)
     # No pidfd from the monitor: not running, or no pidfds here.
@@ -189,7 +211,8 @@ def check(c: Container) -> int:
 
 
 def release(c: Container) -> None:
-    """Close the pidfd kept for a Container being closed."""
+    """Close what was kept (pidfd, freezer files) for a Container being
+    closed."""
     with _lock:
         init = _inits.pop(c, None)
     if init is not None:

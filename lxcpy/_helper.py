@@ -80,7 +80,8 @@ def enabled() -> bool:
     executable exists."""
     if os.environ.get(ENV, "1").strip() == "0":
         return False
-    return os.access(_ffi.HELPER_PATH, os.X_OK)
+    # One is running: it was there (not worth a path lookup per call).
+    return _current is not None or os.access(_ffi.HELPER_PATH, os.X_OK)
 
 
 def _high(fd: int) -> int:
