@@ -22,7 +22,7 @@ import sys
 import threading
 import traceback
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
@@ -214,6 +214,9 @@ def options(
     )
 
 
+DEFAULT = options()
+
+
 def argv(args: Any) -> list[bytes]:
     """A non-empty sequence of str, bytes or PathLike, without NUL."""
     if isinstance(args, (str, bytes, os.PathLike)):
@@ -255,10 +258,26 @@ def _lookup(rows: list[list[str]], spec: UserSpec, what: str, file: str) -> list
     return None
 
 
+# Resolved options that name no user or group: the same every time.
+_resolved: dict[Options, _ffi.AttachOptions] = {}
+
+
 def resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
     """Numbers for user/group names, read in the container's /etc/passwd
     and /etc/group (through /proc/<init pid>/root). A user's primary group
     is used when no group is given."""
+    if o.user is None and o.group is None and o.groups is None:
+        done = _resolved.get(o)
+        if done is None:
+            done = _resolve(o, init_pid)
+            if len(_resolved) >= 64:
+                _resolved.clear()
+            _resolved[o] = done
+        return done
+    return _resolve(o, init_pid)
+
+
+def _resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
     uid = gid = -1
     if o.user is not None:
         row = _lookup(_db(init_pid, "passwd"), o.user, "user", "passwd")
@@ -286,8 +305,8 @@ def resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
         no_new_privs=o.no_new_privs,
         remount_proc_sys=o.remount_proc_sys,
         clear_env=o.clear_env,
-        extra_env=list(o.env),
-        keep_env=list(o.keep_env),
+        extra_env=o.env,
+        keep_env=o.keep_env,
         lsm_label=o.lsm_label,
         groups=groups,
         cwd=o.cwd,
@@ -474,23 +493,20 @@ _pools: weakref.WeakKeyDictionary[Container, list[_Lease]] = weakref.WeakKeyDict
 _pools_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def _leased(c: Container) -> Iterator[Operation]:
+def _lease(c: Container) -> _Lease:
     with _pools_lock:
-        pool = _pools.setdefault(c, [])
-        lease = pool.pop() if pool else None
-    if lease is None:
-        lease = _Lease(c)
-    try:
-        with Operation(lease.capture, lease.handle, c.name, "attach") as op:
-            yield op
-    finally:
-        with _pools_lock:
-            if not c.closed:
-                _pools.setdefault(c, []).append(lease)
-                lease = None
-        if lease is not None:
-            _ffi.handle_free(lease.handle)
+        pool = _pools.get(c)
+        if pool:
+            return pool.pop()
+    return _Lease(c)
+
+
+def _unlease(c: Container, lease: _Lease) -> None:
+    with _pools_lock:
+        if not c.closed:
+            _pools.setdefault(c, []).append(lease)
+            return
+    _ffi.handle_free(lease.handle)
 
 
 def release(c: Container) -> None:
@@ -549,32 +565,37 @@ def spawn(
     remote: _helper.Remote | None = None
     try:
         err_r, err_w = _pipe()
-        with _leased(c) as op:
-            h = op.handle
-            packed = None
-            if not callable(target) and _helper.enabled():
-                packed = _ffi.hpack_attach(c.name, _ffi.enc_path(c.lxcpath), resolved, p.lxc,
-                                           p.child, err_w, target, _ffi.log_fd(h))
-            if packed is not None:
-                rc, pid, remote = _helper_attach(op, *packed)
-            elif callable(target):
-                rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
-            else:
-                rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
-            _close(err_w)
-            err_w = -1
-            p.close_temp()
-            if rc < 0:
-                op.fail("liblxc could not attach a process to the container")
-            reports = _read_reports(err_r)
-            stages = [s for s, _ in reports]
-            if STAGE_READY not in stages:
-                code = _reap(pid, remote)
-                op.fail(f"liblxc could not set up the attached process ({_how(code)})")
-            failed = [(s, e) for s, e in reports if s != STAGE_READY]
-            if failed:
-                _reap(pid, remote)
-                _raise_child_error(*failed[0], target, opts)
+        lease = _lease(c)
+        try:
+            op = Operation(lease.capture, lease.handle, c.name, "attach")
+            with op:
+                h = op.handle
+                packed = None
+                if not callable(target) and _helper.enabled():
+                    packed = _ffi.hpack_attach(c.name, _ffi.enc_path(c.lxcpath), resolved, p.lxc,
+                                               p.child, err_w, target, _ffi.log_fd(h))
+                if packed is not None:
+                    rc, pid, remote = _helper_attach(op, *packed)
+                elif callable(target):
+                    rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
+                else:
+                    rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
+                _close(err_w)
+                err_w = -1
+                p.close_temp()
+                if rc < 0:
+                    op.fail("liblxc could not attach a process to the container")
+                reports = _read_reports(err_r)
+                stages = [s for s, _ in reports]
+                if STAGE_READY not in stages:
+                    code = _reap(pid, remote)
+                    op.fail(f"liblxc could not set up the attached process ({_how(code)})")
+                failed = [(s, e) for s, e in reports if s != STAGE_READY]
+                if failed:
+                    _reap(pid, remote)
+                    _raise_child_error(*failed[0], target, opts)
+        finally:
+            _unlease(c, lease)
     except BaseException:
         p.close_all()
         if remote is not None:

@@ -68,7 +68,7 @@ def _take_str(ptr: Any) -> str | None:
         lib.lxcpy_free(ptr)
 
 
-def _argv(args: list[bytes]) -> tuple[Any, list[Any]]:
+def _argv(args: Sequence[bytes]) -> tuple[Any, list[Any]]:
     """A NULL-terminated char*[]; the second item keeps the strings alive."""
     keep = [ffi.new("char[]", a) for a in args]
     return ffi.new("char *[]", [*keep, ffi.NULL]), keep
@@ -511,14 +511,14 @@ class AttachOptions(NamedTuple):
     no_new_privs: bool
     remount_proc_sys: bool
     clear_env: bool
-    extra_env: list[bytes]
-    keep_env: list[bytes]
+    extra_env: tuple[bytes, ...]
+    keep_env: tuple[bytes, ...]
     lsm_label: bytes | None
     groups: list[int] | None
     cwd: bytes | None
 
 
-def _strv(values: list[bytes], keep: list[Any]) -> Any:
+def _strv(values: Sequence[bytes], keep: list[Any]) -> Any:
     if not values:
         return ffi.NULL
     argv, strings = _argv(values)
@@ -659,7 +659,7 @@ def _packed(pack: Any, size: int, *args: Any) -> bytes | None:
     return bytes(ffi.buffer(buf, n))
 
 
-def _strv_size(args: list[bytes] | None) -> int:
+def _strv_size(args: Sequence[bytes] | None) -> int:
     return sum(len(a) + 1 for a in args or ())
 
 

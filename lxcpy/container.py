@@ -537,7 +537,7 @@ class Container:
         ``drop_capabilities``, ``no_new_privs``, ``lsm_label``,
         ``remount_proc_sys``.
         """
-        opts = _attach.options(**options)
+        opts = _attach.options(**options) if options else _attach.DEFAULT
         return _attach.run(
             self, args, opts, input=input, capture_output=capture_output, stdin=stdin,
             stdout=stdout, stderr=stderr, text=text, encoding=encoding, errors=errors,
@@ -559,7 +559,7 @@ class Container:
         """Start a program inside the container and return a
         ``lxcpy.Process`` (the ``subprocess.Popen`` surface) once it has been
         executed. Options as for ``run()``."""
-        opts = _attach.options(**options)
+        opts = _attach.options(**options) if options else _attach.DEFAULT
         return _attach.popen(
             self, args, opts, stdin=stdin, stdout=stdout, stderr=stderr, text=text,
             encoding=encoding, errors=errors,
@@ -586,7 +586,7 @@ class Container:
         before it exits; ``os.environ`` is the attached environment. Safe in
         a program with other threads (the fork follows CPython's own
         protocol). Options as for ``run()``."""
-        opts = _attach.options(**options)
+        opts = _attach.options(**options) if options else _attach.DEFAULT
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise TypeError("kwargs must be a mapping")
         return _attach.attach(
@@ -608,7 +608,7 @@ class Container:
             _validate.text(shell, "shell")
             if not shell:
                 raise ValueError("shell must not be empty")
-        opts = _attach.options(**options)
+        opts = _attach.options(**options) if options else _attach.DEFAULT
         return _attach.attach_shell(self, opts, shell)
 
     # -- context managers -------------------------------------------------------------
