@@ -405,6 +405,31 @@ def test_closing_releases_what_attach_kept(running: lxcpy.Container) -> None:
     assert open_fds() == before
 
 
+def test_umask_and_limits_are_the_callers_at_call_time(running: lxcpy.Container) -> None:
+    # As a forked child would have them, helper or not: changed after
+    # lxcpy's helper was started, they still reach the program.
+    import resource
+
+    running.run(["true"])
+    script = ["sh", "-c", "umask; ulimit -n; ulimit -c"]
+    before = running.run(script, capture_output=True, text=True).stdout.split()
+    old = os.umask(0o027)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    core = resource.getrlimit(resource.RLIMIT_CORE)
+    core_soft = 4 << 20 if core[1] == resource.RLIM_INFINITY else min(4 << 20, core[1])
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (321, nofile[1]))
+        resource.setrlimit(resource.RLIMIT_CORE, (core_soft, core[1]))
+        during = running.run(script, capture_output=True, text=True).stdout.split()
+    finally:
+        os.umask(old)
+        resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+        resource.setrlimit(resource.RLIMIT_CORE, core)
+    assert during == ["0027", "321", str(core_soft // 512)]  # sh counts 512-byte blocks
+    after = running.run(script, capture_output=True, text=True).stdout.split()
+    assert after == before
+
+
 def test_liblxc_failure_in_child_is_attach_error(running: lxcpy.Container) -> None:
     # A user namespace the container does not have: liblxc's transient
     # child fails to enter it, and says so in the container's log.

@@ -105,6 +105,26 @@ def test_start_use_init(container: lxcpy.Container) -> None:
     container.stop()
 
 
+def test_start_takes_the_callers_limits_at_call_time(container: lxcpy.Container) -> None:
+    # The container's init starts with the resource limits the caller has
+    # when it calls start(), helper or not (no lxc.prlimit configured).
+    import resource
+
+    container.start()  # any helper is running from here on
+    container.stop()
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (777, nofile[1]))
+        container.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+    pid = container.init_pid
+    assert pid is not None
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    container.stop()
+    assert limits[0] == 777
+
+
 def test_shutdown(running: lxcpy.Container) -> None:
     running.shutdown(timeout=20)
     assert running.state is lxcpy.State.STOPPED

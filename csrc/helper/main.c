@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -151,6 +152,53 @@ static void reply_fd(int fd, int err, int kind, int status, int pid, int passfd)
 static void reply(int fd, int err, int kind, int status, int pid)
 {
 	reply_fd(fd, err, kind, status, pid, -1);
+}
+
+/* -- the caller's umask and resource limits ------------------------------------
+ *
+ * In-process, what liblxc forks inherits the caller's umask and resource
+ * limits as they are at the time of the call. The helper was spawned with
+ * them as they were then: before each request it takes the caller's
+ * current ones (its parent's: /proc/<pid>/status and prlimit()), so that
+ * attached processes and workers start as they would in-process. */
+
+static pid_t caller;
+static struct rlimit limits[RLIM_NLIMITS];
+static int limits_known[RLIM_NLIMITS];
+
+static void follow_caller(void)
+{
+	char path[64], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	if (getppid() != caller)
+		return; /* gone: its control socket is about to read EOF */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			p = strstr(buf, "\nUmask:");
+			if (p)
+				umask((mode_t)strtoul(p + 7, NULL, 8) & 0777);
+		}
+	}
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		struct rlimit want;
+
+		if (prlimit(caller, r, NULL, &want) < 0)
+			continue;
+		if (limits_known[r] && limits[r].rlim_cur == want.rlim_cur &&
+		    limits[r].rlim_max == want.rlim_max)
+			continue;
+		if (setrlimit(r, &want) == 0) {
+			limits[r] = want;
+			limits_known[r] = 1;
+		}
+	}
 }
 
 /* -- the workers -------------------------------------------------------------- */
@@ -441,6 +489,8 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 	int err = check_request(r, fds, nfds);
 	pid_t pid;
 
+	if (r->op != LXCPY_HOP_PING)
+		follow_caller();
 	if (r->op == LXCPY_HOP_ATTACH) {
 		serve_attach(r, fds, nfds);
 		return;
@@ -548,6 +598,7 @@ int main(int argc, char **argv)
 	char *buf;
 	int sfd;
 
+	caller = getppid();
 	/* Nothing but 0-2 and the control socket. */
 	close_from(CTL_FD + 1);
 	if (!is_seqpacket(CTL_FD)) {
