@@ -47,6 +47,10 @@ int lxcpy_hmax_msg(void);
  * socket followed by fds (nfds of them, at most 24): our end of the reply
  * socket (CLOEXEC), or -errno. */
 int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds);
+/* lxcpy_hpack_attach, then lxcpy_hsend: the reply socket, or -errno
+ * (-E2BIG: too large for the protocol). */
+int lxcpy_hsend_attach(int ctl, const char *name, const char *lxcpath,
+                       const struct lxcpy_attach_opts *o, char **argv, int logfd);
 /* Receive one reply: 1 with *r filled (and *passed the fd it carried, or
  * -1; CLOEXEC, the caller's), 0 at EOF (the helper is gone), -EAGAIN when
  * nonblock and nothing has come yet, -EPROTO for a malformed one, or

@@ -555,6 +555,33 @@ int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
 	return sv[0];
 }
 
+int lxcpy_hsend_attach(int ctl, const char *name, const char *lxcpath,
+		       const struct lxcpy_attach_opts *o, char **argv, int logfd)
+{
+	int fds[LXCPY_HATTACH_FDS], nfds = 0, cap = 16384, len, ret;
+	char *buf = malloc((size_t)cap);
+
+	if (!buf)
+		return -ENOMEM;
+	len = lxcpy_hpack_attach(buf, cap, name, lxcpath, o, argv, logfd, fds,
+				 LXCPY_HATTACH_FDS, &nfds);
+	if (len == -E2BIG) {
+		/* A large environment: once more with all the protocol allows. */
+		char *more = realloc(buf, LXCPY_HMAX_MSG);
+
+		if (!more) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = more;
+		len = lxcpy_hpack_attach(buf, LXCPY_HMAX_MSG, name, lxcpath, o, argv, logfd, fds,
+					 LXCPY_HATTACH_FDS, &nfds);
+	}
+	ret = len < 0 ? len : lxcpy_hsend(ctl, buf, len, fds, nfds);
+	free(buf);
+	return ret;
+}
+
 int lxcpy_hsend_reply(int fd, const struct lxcpy_hreply *r, int passfd)
 {
 	return send_with_fds(fd, r, sizeof(*r), &passfd, passfd >= 0 ? 1 : 0);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import signal
@@ -570,12 +571,14 @@ def spawn(
             op = Operation(lease.capture, lease.handle, c.name, "attach")
             with op:
                 h = op.handle
-                packed = None
+                sent = None
                 if not callable(target) and _helper.enabled():
-                    packed = _ffi.hpack_attach(c.name, _ffi.enc_path(c.lxcpath), resolved, p.lxc,
-                                               p.child, err_w, target, _ffi.log_fd(h))
-                if packed is not None:
-                    rc, pid, remote = _helper_attach(op, *packed)
+                    sent = _helper_attach(op, functools.partial(
+                        _ffi.hsend_attach, name=_ffi.enc(c.name), lxcpath=_ffi.enc_path(c.lxcpath),
+                        o=resolved, lxc_fds=p.lxc, child_fds=p.child, errfd=err_w, argv=target,
+                        logfd=_ffi.log_fd(h)))
+                if sent is not None:
+                    rc, pid, remote = sent
                 elif callable(target):
                     rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
                 else:
@@ -619,14 +622,20 @@ def spawn(
 
 
 def _helper_attach(
-    op: Operation, msg: bytes, fds: list[int]
-) -> tuple[int, int, _helper.Remote | None]:
+    op: Operation, send: Callable[[int], int]
+) -> tuple[int, int, _helper.Remote | None] | None:
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
-    copy a small process, not this one). (rc, pid, remote)."""
+    copy a small process, not this one). (rc, pid, remote); None when the
+    request is too large for the helper (a huge environment): the caller
+    then attaches in-process."""
     try:
-        sock, (err, kind, _status, pid), pidfd, h = _helper.open_request(msg, fds)
+        sock, (err, kind, _status, pid), pidfd, h = _helper.open_request(send)
     except _helper.HelperLost as e:
         op.fail(f"lxcpy's helper process failed: {e}")
+    except OSError as e:
+        if e.errno == errno.E2BIG:
+            return None
+        raise
     if err < 0 or kind != _ffi.HREP_STARTED:
         os.close(sock)
         if pidfd >= 0:

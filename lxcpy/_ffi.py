@@ -742,6 +742,25 @@ def hsend(ctl: int, msg: bytes, fds: Sequence[int]) -> int:
     return int(lib.lxcpy_hsend(ctl, msg, len(msg), list(fds), len(fds)))
 
 
+def hsend_attach(
+    ctl: int,
+    name: bytes,
+    lxcpath: bytes,
+    o: AttachOptions,
+    lxc_fds: Sequence[int],
+    child_fds: Sequence[int],
+    errfd: int,
+    argv: list[bytes],
+    logfd: int,
+) -> int:
+    """Pack an ATTACH request (as hpack_attach) and send it (as hsend):
+    our end of the reply socket, or -errno (-E2BIG: too large for the
+    protocol; the caller then attaches in-process)."""
+    p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    cargv, _strings = _argv(argv)
+    return int(lib.lxcpy_hsend_attach(ctl, name, lxcpath, p, cargv, logfd))
+
+
 def hrecv(fd: int, nonblock: bool) -> tuple[int, tuple[int, int, int, int] | None, int]:
     """One reply: (1, (err, kind, status, pid), the fd it carried or -1);
     (0, None, -1) at EOF; (-errno, None, -1), -EAGAIN when nonblock and

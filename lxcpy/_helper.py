@@ -33,7 +33,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from lxcpy import _ffi
@@ -197,13 +197,13 @@ atexit.register(_at_exit)
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF)
 
 
-def _send(msg: bytes, fds: Sequence[int]) -> tuple[int, _Helper]:
-    """Send one packed request with its fds and a fresh reply socket;
-    return our end of it (an fd, CLOEXEC, the caller's to close). A helper
-    found dead when sending is replaced once."""
+def _send(send: Callable[[int], int]) -> tuple[int, _Helper]:
+    """Send one request with ``send(control socket)``, which returns our
+    end of its reply socket (an fd, CLOEXEC, the caller's to close) or
+    -errno. A helper found dead when sending is replaced once."""
     for attempt in (0, 1):
         h = _get()
-        mine = _ffi.hsend(h.sock.fileno(), msg, fds)
+        mine = send(h.sock.fileno())
         if mine >= 0:
             return mine, h
         err = OSError(-mine, os.strerror(-mine))
@@ -213,6 +213,10 @@ def _send(msg: bytes, fds: Sequence[int]) -> tuple[int, _Helper]:
         if attempt:
             raise HelperLost("lxcpy's helper process cannot be reached") from err
     raise AssertionError("unreachable")
+
+
+def _packed(msg: bytes, fds: Sequence[int]) -> Callable[[int], int]:
+    return lambda ctl: _ffi.hsend(ctl, msg, fds)
 
 
 def _lost(h: _Helper) -> HelperLost:
@@ -239,7 +243,7 @@ def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
     """Send one packed request with its fds; return the helper's reply
     (err, kind, status, pid). One that dies before answering raises
     HelperLost."""
-    mine, h = _send(msg, fds)
+    mine, h = _send(_packed(msg, fds))
     try:
         reply, passed = _recv(mine, h)
     finally:
@@ -296,13 +300,14 @@ class Remote(NamedTuple):
 
 
 def open_request(
-    msg: bytes, fds: Sequence[int] = ()
+    msg: bytes | Callable[[int], int], fds: Sequence[int] = ()
 ) -> tuple[int, tuple[int, int, int, int], int, _Helper]:
-    """Send one packed request whose reply socket stays open for more
-    replies (an attach: STARTED, then DONE). Returns the socket (an fd,
-    the caller's to close), the first reply, the fd it carried (or -1;
+    """Send one request whose reply socket stays open for more replies (an
+    attach: STARTED, then DONE): a packed message with its fds, or a
+    function that sends one (see _send). Returns the socket (an fd, the
+    caller's to close), the first reply, the fd it carried (or -1;
     CLOEXEC, the caller's to close) and the helper."""
-    mine, h = _send(msg, fds)
+    mine, h = _send(msg if callable(msg) else _packed(msg, fds))
     try:
         reply, passed = _recv(mine, h)
     except BaseException:

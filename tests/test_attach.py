@@ -185,6 +185,15 @@ def test_env_is_added(running: lxcpy.Container) -> None:
     assert r.stdout == "bar baz|lxc\n"
 
 
+def test_environment_larger_than_the_helper_takes(running: lxcpy.Container) -> None:
+    # 200 KB of variables: more than a helper request may carry (128 KiB),
+    # so lxcpy attaches in-process; the program sees them all the same.
+    env = {f"BIG{i}": str(i) * 50_000 for i in range(4)}
+    r = running.run(["sh", "-c", 'echo "${#BIG0} ${#BIG3}"'], env=env, capture_output=True,
+                    text=True, check=True)
+    assert r.stdout == "50000 50000\n"
+
+
 def test_clear_env_and_keep_env(running: lxcpy.Container, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LXCPY_KEPT", "kept")
     monkeypatch.setenv("LXCPY_DROPPED", "dropped")
