@@ -534,6 +534,27 @@ static int send_with_fds(int sock, const void *data, size_t len, const int *fds,
 	}
 }
 
+int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap)
+{
+	int n = 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n < cap)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
 int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
 {
 	int all[SEND_MAX_FDS + 1];
@@ -607,20 +628,7 @@ int lxcpy_hrecv(int fd, int nonblock, struct lxcpy_hreply *r, int *passed)
 	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < k; i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (*passed < 0)
-				*passed = got;
-			else
-				close(got);
-		}
-	}
+	lxcpy_take_fds(&msg, passed, 1);
 	if (n == 0 || n != (ssize_t)sizeof(*r) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		if (*passed >= 0)
 			close(*passed);

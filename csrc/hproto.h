@@ -117,6 +117,10 @@ int lxcpy_valid_path(const char *s);
 int lxcpy_valid_text(const char *s);
 
 struct lxcpy_hreply;
+struct msghdr;
+/* The fds a received message carried (SCM_RIGHTS): the first cap go to
+ * fds, the rest are closed. Returns how many went to fds. */
+int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap);
 /* The helper's side of lxcpy_hrecv: one reply on a request's reply
  * socket, with passfd (or none when < 0). 0 or -errno. */
 int lxcpy_hsend_reply(int fd, const struct lxcpy_hreply *r, int passfd);

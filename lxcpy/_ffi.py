@@ -10,7 +10,6 @@ Nothing here validates names: the Pythonic layer does that before calling.
 
 from __future__ import annotations
 
-import errno as errno_mod
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -703,7 +702,7 @@ def hpack_create(
 
 
 def hpack_attach(
-    name: str,
+    name: bytes,
     lxcpath: bytes,
     o: AttachOptions,
     lxc_fds: Sequence[int],
@@ -712,28 +711,20 @@ def hpack_attach(
     argv: list[bytes],
     logfd: int,
 ) -> tuple[bytes, list[int]] | None:
-    """An ATTACH request and the fds to send with it (after the reply
-    socket); None when it is too large for the protocol (the caller then
-    attaches in-process). This process's environment and working
-    directory go with it (liblxc gives them to the attached process)."""
+    """The ATTACH request hsend_attach sends, and the fds that go with it
+    (after the reply socket); None when it is too large for the protocol.
+    (For tests of the helper's checks; lxcpy itself packs and sends in
+    one call.)"""
     p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
     cargv, _strings = _argv(argv)
     fds = ffi.new("int[]", lib.LXCPY_HATTACH_FDS)
     nfds = ffi.new("int *")
-    n = enc(name)
-    size = len(n) + len(lxcpath) + _strv_size(argv) + 4 * len(o.groups or ())
-    size += _strv_size(o.extra_env) + _strv_size(o.keep_env) + len(o.cwd or b"")
-    size += len(o.lsm_label or b"") + 4096 + 8192
-    cap = min(size, HMAX_MSG)
-    while True:
-        buf = ffi.new("char[]", cap)
-        rc = int(lib.lxcpy_hpack_attach(buf, cap, n, lxcpath, p, cargv, logfd, fds,
-                                        lib.LXCPY_HATTACH_FDS, nfds))
-        if rc >= 0:
-            return bytes(ffi.buffer(buf, rc)), [int(fds[i]) for i in range(nfds[0])]
-        if rc != -errno_mod.E2BIG or cap >= HMAX_MSG:
-            return None
-        cap = HMAX_MSG  # the environment was larger than guessed
+    buf = ffi.new("char[]", HMAX_MSG)
+    rc = int(lib.lxcpy_hpack_attach(buf, HMAX_MSG, name, lxcpath, p, cargv, logfd, fds,
+                                    lib.LXCPY_HATTACH_FDS, nfds))
+    if rc < 0:
+        return None
+    return bytes(ffi.buffer(buf, rc)), [int(fds[i]) for i in range(nfds[0])]
 
 
 def hsend(ctl: int, msg: bytes, fds: Sequence[int]) -> int:

@@ -246,7 +246,7 @@ def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]
     err_r, err_w = os.pipe()
     log = os.memfd_create("log", os.MFD_CLOEXEC)
     o = _attach.resolve(_attach.options(), 0)
-    packed = _ffi.hpack_attach(running.name, _ffi.enc_path(running.lxcpath), o,
+    packed = _ffi.hpack_attach(running.name.encode(), _ffi.enc_path(running.lxcpath), o,
                                [-1, -1, -1], [-1, -1, -1], err_w, [b"/bin/true"], log)
     assert packed is not None
     msg, fds = packed

@@ -552,19 +552,7 @@ static int handle_request(char *buf, int empty_is_eof)
 	n = recvmsg(CTL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
 		return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (nfds < (int)(sizeof(fds) / sizeof(fds[0])))
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
+	nfds = lxcpy_take_fds(&msg, fds, (int)(sizeof(fds) / sizeof(fds[0])));
 	if (n == 0 && nfds == 0 && empty_is_eof)
 		return -1;
 	if (nfds == 0)
