@@ -169,18 +169,32 @@ def spawn(
                 h = op.handle
                 sent = None
                 if not callable(target) and _helper.enabled():
-                    sent = _helper_attach(op, functools.partial(
+                    request = functools.partial(
                         _ffi.hsend_attach, name=_ffi.enc(c.name), lxcpath=_ffi.enc_path(c.lxcpath),
                         o=resolved, lxc_fds=p.lxc, child_fds=p.child, errfd=err_w, argv=target,
-                        logfd=_ffi.log_fd(h)))
+                        logfd=_ffi.log_fd(h))
+
+                    def send(ctl: int) -> int:
+                        # Once sent, the request holds its own references to
+                        # the child's fds: ours go now, while the helper works.
+                        nonlocal err_w
+                        fd = request(ctl)
+                        if fd >= 0:
+                            close(err_w)
+                            err_w = -1
+                            p.close_temp()
+                        return fd
+
+                    sent = _helper_attach(op, send)
                 if sent is not None:
                     rc, pid, remote = sent
                 elif callable(target):
                     rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
                 else:
                     rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
-                close(err_w)
-                err_w = -1
+                if err_w >= 0:
+                    close(err_w)
+                    err_w = -1
                 p.close_temp()
                 if rc < 0:
                     op.fail("liblxc could not attach a process to the container")
