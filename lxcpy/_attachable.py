@@ -13,6 +13,7 @@ its init exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -76,7 +77,8 @@ class _Init:
                 os.close(f)
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 _inits: weakref.WeakKeyDictionary[Container, _Init] = weakref.WeakKeyDictionary()
@@ -184,17 +186,26 @@ def check(c: Container) -> int:
     key = (c.name, c.lxcpath)
     with _lock:
         init = _inits.get(c)
-        if init is None or init.key != key or not init.alive():
-            if init is not None:
-                del _inits[c]
-                init.close()
-            init = _learn(c, h)
-            if init is not None:
-                _inits[c] = init
+        if init is not None and (init.key != key or not init.alive()):
+            del _inits[c]
+            init.close()
+            init = None
+        if init is not None and not init.frozen():
+            return init.pid
+    if init is None:
+        # Not under the lock: a monitor that does not answer must not hold
+        # up attaches to other containers.
+        init = _learn(c, h)
         if init is not None:
-            if not init.frozen():
-                return init.pid
-            _raise_frozen(c, State.FROZEN.value)
+            with _lock:
+                old = _inits.get(c)
+                if old is not None:  # another thread learnt it meanwhile
+                    old.close()
+                _inits[c] = init
+                if not init.frozen():
+                    return init.pid
+    if init is not None:
+        _raise_frozen(c, State.FROZEN.value)
     # No pidfd from the monitor: not running, or no pidfds here.
     pid = _ffi.init_pid(h)
     if pid > 0:

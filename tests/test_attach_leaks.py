@@ -115,3 +115,40 @@ def test_the_guard_is_what_prevents_the_leak(running: lxcpy.Container) -> None:
     before, after, _zombies, guard, _threads = (int(x) for x in r.stdout.split())
     assert guard == 0
     assert after - before == 51
+
+
+def test_threads_share_what_attach_keeps(running: lxcpy.Container) -> None:
+    # Eight threads attach at once, through one shared Container and
+    # through Containers of their own, opened and closed: every answer
+    # right, and no fd left once they are all closed (the shared one keeps
+    # up to one attach handle per thread that used it at once).
+    import gc
+    import threading
+
+    from .conftest import open_fds
+
+    running.run(["true"])
+    gc.collect()
+    before = open_fds()
+    errors: list[BaseException] = []
+    shared = lxcpy.Container(running.name, running.lxcpath)
+
+    def work(k: int) -> None:
+        try:
+            for i in range(20):
+                r = shared.run(["echo", f"{k}.{i}"], capture_output=True, text=True)
+                assert r.stdout == f"{k}.{i}\n"
+                with lxcpy.Container(running.name, running.lxcpath) as own:
+                    assert own.run(["true"]).returncode == 0
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    shared.close()
+    assert not errors, errors
+    gc.collect()
+    assert open_fds() == before

@@ -160,7 +160,8 @@ static void reply(int fd, int err, int kind, int status, int pid)
  * limits as they are at the time of the call. The helper was spawned with
  * them as they were then: before each request it takes the caller's
  * current ones (its parent's: /proc/<pid>/status and prlimit()), so that
- * attached processes and workers start as they would in-process. */
+ * attached processes and workers start as they would in-process. Not
+ * RLIMIT_CPU and RLIMIT_RTTIME: they would count the helper's own time. */
 
 static pid_t caller;
 static struct rlimit limits[RLIM_NLIMITS];
@@ -189,6 +190,10 @@ static void follow_caller(void)
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		struct rlimit want;
 
+		/* Limits on time used count the helper's own time, not its
+		 * children's: those stay as the helper inherited them. */
+		if (r == RLIMIT_CPU || r == RLIMIT_RTTIME)
+			continue;
 		if (prlimit(caller, r, NULL, &want) < 0)
 			continue;
 		if (limits_known[r] && limits[r].rlim_cur == want.rlim_cur &&
