@@ -9,7 +9,7 @@ worker process of its own (liblxc forks the calling process, so what that
 process has loaded counts), lxc-attach from this one. Prints medians and
 ratios.
 
-    python benchmarks/bench_attach.py [--rounds 20] [--batch 10]
+    python benchmarks/bench_attach.py [--rounds 40] [--batch 10]
 
 Uses its own temporary lxcpath (a busybox container) and removes it.
 """
@@ -98,7 +98,7 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--lxcpy-python", default=sys.executable,
                     help="interpreter for the lxcpy worker (e.g. a venv of /usr/bin/python3, "

@@ -8,7 +8,7 @@ counts; through the helper, the forks copy the small helper. Every
 contender is a worker process of its own (lxc-attach runs from this one);
 they run interleaved, in rounds of small batches. Prints medians and ratios.
 
-    python benchmarks/bench_run_heap.py [--rounds 20] [--batch 10] [--heap-mib 1024]
+    python benchmarks/bench_run_heap.py [--rounds 40] [--batch 10] [--heap-mib 1024]
 
 Uses its own temporary lxcpath (a busybox container) and removes it.
 """
@@ -30,7 +30,7 @@ import lxcpy
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--heap-mib", type=int, default=1024)
     opts = ap.parse_args()
