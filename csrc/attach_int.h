@@ -17,8 +17,7 @@ int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o);
 /* c->attach() with o translated, the init pidfd leak guarded. */
 int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		    lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid);
-/* Keep this process multi-threaded for good (an idle thread), so that no
- * attach needs a guard thread of its own: for lxcpy-helper only. 0 or
- * -errno. */
-int lxcpy_attach_keep_threaded(void);
+/* This process has a second thread for good (lxcpy-helper): no attach
+ * needs a guard thread of its own. */
+void lxcpy_attach_always_threaded(void);
 #endif

@@ -182,41 +182,12 @@ static int guard_thread(struct leak_guard *g)
 	return ok;
 }
 
-/* A thread that never runs anything (every signal blocked), so that this
- * process stays multi-threaded: for lxcpy-helper, whose attaches then
- * need no guard thread each (creating and joining one costs about a
- * tenth of a millisecond per attach). The helper forks its workers from
- * the main thread; this thread holds no lock they could need. */
-static void *idle_main(void *arg)
+/* A process that keeps a second thread for its whole life (lxcpy-helper)
+ * says so once: its attaches then need no guard thread each (creating
+ * and joining one costs about a tenth of a millisecond per attach). */
+void lxcpy_attach_always_threaded(void)
 {
-	(void)arg;
-	for (;;)
-		pause();
-	return NULL;
-}
-
-int lxcpy_attach_keep_threaded(void)
-{
-	pthread_attr_t attr;
-	pthread_t thread;
-	sigset_t all, old;
-	int ok;
-
-	if (kept_threaded)
-		return 0;
-	if (pthread_attr_init(&attr) != 0)
-		return -ENOMEM;
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&thread, &attr, idle_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (ok != 0)
-		return -ok;
 	kept_threaded = 1;
-	return 0;
 }
 
 static void guard_start(struct leak_guard *g)

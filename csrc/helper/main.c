@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +206,74 @@ static void follow_caller(void)
 			limits_known[r] = 1;
 		}
 	}
+}
+
+/* The follower: a second thread that takes the caller's umask and limits
+ * while the main thread goes on with the request (liblxc asks the
+ * container's monitor a few things before it forks). Every fork waits
+ * for it first (pthread_atfork), so whatever the helper forks starts with
+ * them. The thread also keeps the helper multi-threaded for good, which
+ * spares each attach liblxc's init pidfd leak (see attach_run.c). Forks
+ * happen in the main thread only. */
+
+static sem_t follow_go, follow_done;
+static int have_follower, follow_pending;
+
+static void *follower_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		while (sem_wait(&follow_go) < 0)
+			;
+		follow_caller();
+		sem_post(&follow_done);
+	}
+	return NULL;
+}
+
+static void follow_wait(void)
+{
+	if (!follow_pending)
+		return;
+	while (sem_wait(&follow_done) < 0)
+		;
+	follow_pending = 0;
+}
+
+static void follow_start(void)
+{
+	if (!have_follower) {
+		follow_caller();
+		return;
+	}
+	follow_wait();
+	follow_pending = 1;
+	sem_post(&follow_go);
+}
+
+static void start_follower(void)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int ok;
+
+	if (sem_init(&follow_go, 0, 0) < 0 || sem_init(&follow_done, 0, 0) < 0)
+		return;
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* It never takes a signal meant for the process. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&thread, &attr, follower_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (!ok || pthread_atfork(follow_wait, NULL, NULL) != 0)
+		return;
+	have_follower = 1;
+	lxcpy_attach_always_threaded();
 }
 
 /* -- the workers -------------------------------------------------------------- */
@@ -495,7 +565,7 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 	pid_t pid;
 
 	if (r->op != LXCPY_HOP_PING)
-		follow_caller();
+		follow_start();
 	if (r->op == LXCPY_HOP_ATTACH) {
 		serve_attach(r, fds, nfds);
 		return;
@@ -617,10 +687,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
-	/* liblxc's attach leaks the container init's pidfd in a
-	 * single-threaded process: stay multi-threaded (or, should the thread
-	 * not start, guard each attach). */
-	lxcpy_attach_keep_threaded();
+	/* Should the follower not start: the caller's umask and limits are
+	 * taken before each request, and each attach is guarded. */
+	start_follower();
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;
