@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import signal
 import struct
@@ -169,16 +168,14 @@ def spawn(
                 h = op.handle
                 sent = None
                 if not callable(target) and _helper.enabled():
-                    request = functools.partial(
-                        _ffi.hsend_attach, name=_ffi.enc(c.name), lxcpath=_ffi.enc_path(c.lxcpath),
-                        o=resolved, lxc_fds=p.lxc, child_fds=p.child, errfd=err_w, argv=target,
-                        logfd=_ffi.log_fd(h))
+                    cmd, logfd = target, _ffi.log_fd(h)
 
                     def send(ctl: int) -> int:
                         # Once sent, the request holds its own references to
                         # the child's fds: ours go now, while the helper works.
                         nonlocal err_w
-                        fd = request(ctl)
+                        fd = _ffi.hsend_attach(ctl, _ffi.enc(c.name), _ffi.enc_path(c.lxcpath),
+                                               resolved, p.lxc, p.child, err_w, cmd, logfd)
                         if fd >= 0:
                             close(err_w)
                             err_w = -1

@@ -140,6 +140,10 @@ class _Child:
         """Give up on it (the reaper, after a lost status)."""
 
 
+# What try_reap makes of a helper that is gone: no DONE reply.
+_GONE = (-1, 0, 0, 0)
+
+
 class _RemoteChild:
     """A process that lxcpy's helper attached: the helper's child. Its
     status arrives on the request's socket (a DONE reply); signals go
@@ -181,18 +185,16 @@ class _RemoteChild:
                 raise self._lost()
             try:
                 reply = self.remote.poll()
-                if reply is None:
-                    return None
-                done = reply[1] == _ffi.HREP_DONE and reply[0] >= 0
             except _helper.HelperLost:
-                done = False  # gone (EOF) or garbled
-            if not done:
+                reply = _GONE  # EOF, or garbled
+            if reply is None:
+                return None
+            if reply[1] != _ffi.HREP_DONE or reply[0] < 0:
                 # The helper is gone or could not wait for its child.
                 self.lost = True
                 fd, self.fd = self.fd, -1
                 os.close(fd)
                 raise self._lost()
-            assert reply is not None
             self.returncode = os.waitstatus_to_exitcode(reply[2])
             self.close()
             return self.returncode
