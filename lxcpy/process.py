@@ -45,6 +45,15 @@ _READ_CHUNK = 1 << 20
 _WAIT_SLICE_MS = 1000
 
 
+def _wait_readable(fd: int, left: float | None) -> None:
+    """Sleep until fd is readable, for at most one slice (or what is left
+    of a timeout), with the GIL released."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    ms = _WAIT_SLICE_MS if left is None else int(left * 1000) + 1
+    poller.poll(min(_WAIT_SLICE_MS, ms))
+
+
 def _status(si_code: int, si_status: int) -> int:
     if si_code == os.CLD_EXITED:
         return si_status
@@ -107,10 +116,7 @@ class _Child:
                 return None
             fd = self.pidfd
             if fd >= 0:
-                poller = select.poll()
-                poller.register(fd, select.POLLIN)
-                ms = _WAIT_SLICE_MS if left is None else int(left * 1000) + 1
-                poller.poll(min(_WAIT_SLICE_MS, ms))
+                _wait_readable(fd, left)
             elif left is None:
                 # No pidfd: a plain blocking waitpid outside the lock.
                 with contextlib.suppress(ChildProcessError):
@@ -211,10 +217,7 @@ class _RemoteChild:
             fd = self.wait_fd()
             if fd < 0:
                 continue
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            ms = _WAIT_SLICE_MS if left is None else int(left * 1000) + 1
-            poller.poll(min(_WAIT_SLICE_MS, ms))
+            _wait_readable(fd, left)
 
     def send_signal(self, sig: int) -> None:
         with self.lock:

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,24 @@ def children_of(pid: int) -> list[int]:
 def zombies() -> int:
     """Zombie children of this process."""
     return sum(1 for c in children_of(os.getpid()) if (proc_stat(c) or ("",))[0] == "Z")
+
+
+def in_threads(work: Callable[[int], None], n: int, timeout: float = 120) -> list[BaseException]:
+    """Run work(0) .. work(n-1) in n threads at once; what they raised."""
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
 
 
 def have_command(name: str) -> bool:

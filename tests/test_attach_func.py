@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
-from helpers import NEUTRAL_CWD
+from helpers import NEUTRAL_CWD, in_threads
 
 import lxcpy
 
@@ -156,21 +155,12 @@ def test_attach_with_busy_and_lock_holding_threads(running: lxcpy.Container) -> 
 
 
 def test_concurrent_runs_on_one_handle(running: lxcpy.Container) -> None:
-    errors: list[BaseException] = []
-
     def worker(n: int) -> None:
-        try:
-            for i in range(25):
-                r = running.run(["echo", f"{n}-{i}"], capture_output=True, timeout=30)
-                assert r.stdout == f"{n}-{i}\n".encode()
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
+        for i in range(25):
+            r = running.run(["echo", f"{n}-{i}"], capture_output=True, timeout=30)
+            assert r.stdout == f"{n}-{i}\n".encode()
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = in_threads(worker, 4)
     assert not errors
     assert zombies() == 0
 

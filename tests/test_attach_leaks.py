@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import NEUTRAL_CWD
+from helpers import NEUTRAL_CWD, in_threads
 
 import lxcpy
 
@@ -123,31 +123,22 @@ def test_threads_share_what_attach_keeps(running: lxcpy.Container) -> None:
     # right, and no fd left once they are all closed (the shared one keeps
     # up to one attach handle per thread that used it at once).
     import gc
-    import threading
 
     from .conftest import open_fds
 
     running.run(["true"])
     gc.collect()
     before = open_fds()
-    errors: list[BaseException] = []
     shared = lxcpy.Container(running.name, running.lxcpath)
 
     def work(k: int) -> None:
-        try:
-            for i in range(20):
-                r = shared.run(["echo", f"{k}.{i}"], capture_output=True, text=True)
-                assert r.stdout == f"{k}.{i}\n"
-                with lxcpy.Container(running.name, running.lxcpath) as own:
-                    assert own.run(["true"]).returncode == 0
-        except BaseException as e:
-            errors.append(e)
+        for i in range(20):
+            r = shared.run(["echo", f"{k}.{i}"], capture_output=True, text=True)
+            assert r.stdout == f"{k}.{i}\n"
+            with lxcpy.Container(running.name, running.lxcpath) as own:
+                assert own.run(["true"]).returncode == 0
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = in_threads(work, 8)
     shared.close()
     assert not errors, errors
     gc.collect()
