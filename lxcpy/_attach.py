@@ -69,11 +69,14 @@ class _Lease:
     """A liblxc handle used by one attach at a time, never by another
     thread meanwhile: liblxc's forked children release the handle
     (lxc_container_put takes its lock), so a lock on it held by another
-    thread at fork time would deadlock them. Each has its own log."""
+    thread at fork time would deadlock them. Each has its own log, and
+    remembers the container (name, lxcpath) it was opened on: after a
+    rename it is dropped, never used under the new name."""
 
-    __slots__ = ("capture", "handle")
+    __slots__ = ("capture", "handle", "key")
 
     def __init__(self, c: Container) -> None:
+        self.key = (c.name, c.lxcpath)
         h = _ffi.handle_new(c.name, _ffi.enc_path(c.lxcpath))
         if h is None:
             err = _ffi.errno()
@@ -90,30 +93,31 @@ _pools_lock = threading.Lock()
 
 
 def _lease(c: Container) -> _Lease:
+    key = (c.name, c.lxcpath)
     with _pools_lock:
         pool = _pools.get(c)
-        if pool:
+        if pool and pool[-1].key == key:
             return pool.pop()
     return _Lease(c)
 
 
 def _unlease(c: Container, lease: _Lease) -> None:
     with _pools_lock:
-        if not c.closed:
+        if not c.closed and lease.key == (c.name, c.lxcpath):
             _pools.setdefault(c, []).append(lease)
             return
     _ffi.handle_free(lease.handle)
 
 
 def release(c: Container) -> None:
-    """Free the attach handles of a Container being closed, and what it
-    knew of the container's init."""
+    """Free the attach handles of a Container being closed (or whose handle
+    is replaced: renamed, destroyed), and what it knew of the container's
+    init. Handles in use are freed when their attach returns them."""
     _attachable.release(c)
     with _pools_lock:
         pool = _pools.pop(c, [])
     for lease in pool:
         _ffi.handle_free(lease.handle)
-
 
 
 def _read_reports(fd: int) -> list[tuple[int, int]]:

@@ -201,6 +201,14 @@ def check(c: Container) -> int:
                 old = _inits.get(c)
                 if old is not None:  # another thread learnt it meanwhile
                     old.close()
+                if c.closed:
+                    # Closed by another thread meanwhile: release() ran
+                    # already (it comes after the mark), keep nothing.
+                    frozen_now = init.frozen()
+                    init.close()
+                    if not frozen_now:
+                        return init.pid
+                    _raise_frozen(c, State.FROZEN.value)
                 _inits[c] = init
                 if not init.frozen():
                     return init.pid

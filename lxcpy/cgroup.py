@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
+from lxcpy._handles import guard_methods
 from lxcpy.errors import CgroupError
 
 if TYPE_CHECKING:
@@ -140,6 +141,10 @@ class Cgroup:
 
     def __repr__(self) -> str:
         return f"<lxcpy.Cgroup of {self._container.name!r}>"
+
+
+# Calls through the view count as calls on its Container (lxcpy._handles).
+guard_methods(Cgroup, lambda cg: cg._container._slot)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
+from lxcpy._handles import guard_methods
 from lxcpy.errors import ConfigError, NotRunningError
 
 if TYPE_CHECKING:
@@ -218,3 +219,7 @@ class Config(MutableMapping[str, str]):
 
     def __repr__(self) -> str:
         return f"<lxcpy.Config of {self._container.name!r}>"
+
+
+# Calls through the view count as calls on its Container (lxcpy._handles).
+guard_methods(Config, lambda cfg: cfg._container._slot)

@@ -21,7 +21,8 @@ from lxcpy import devices as _devices
 from lxcpy import fds as _fds
 from lxcpy import network as _network
 from lxcpy import snapshot as _snapshot
-from lxcpy._check import LogCapture, Operation
+from lxcpy._check import Operation
+from lxcpy._handles import Slot, guard_methods
 from lxcpy._system import default_lxcpath
 from lxcpy.cgroup import Cgroup, Stats, cgroup_layout
 from lxcpy.config import Config, validated_items
@@ -61,7 +62,7 @@ class Container:
     ``ValueError``, like a closed file.
     """
 
-    __slots__ = ("__weakref__", "_capture", "_h", "_lxcpath", "_name")
+    __slots__ = ("__weakref__", "_lxcpath", "_name", "_slot")
 
     def __init__(self, name: str, lxcpath: str | os.PathLike[str] | None = None) -> None:
         self._name = _validate.name(name)
@@ -81,17 +82,31 @@ class Container:
         if not _ffi.is_defined(h):
             self._load_defaults()
 
-    @classmethod
-    def _from_handle(cls, h: _ffi.Handle, name: str, lxcpath: str) -> Container:
-        self = cls.__new__(cls)
-        self._name = name
-        self._lxcpath = lxcpath
-        self._adopt(h)
-        return self
+    def _replace_handle(self, name: str | None = None) -> None:
+        """Open a fresh handle on the container (under ``name``, after a
+        rename) and make it this object's. Everything kept per handle goes
+        with the old one: its configuration, the attach handles and what
+        was known of the container's init. The old handle is released once
+        no other call uses it (lxcpy._handles)."""
+        new = self._name if name is None else name
+        h = _ffi.handle_new(new, _ffi.enc_path(self._lxcpath))
+        if h is None:
+            err = _ffi.errno()
+            raise LxcError(
+                f"liblxc could not open a handle: {os.strerror(err)}",
+                container=new,
+                operation="open",
+                errno=err,
+            )
+        _attach.release(self)
+        self._name = new
+        self._slot.rename(new)
+        self._slot.replace(h)
+        if not _ffi.is_defined(h):
+            self._load_defaults()
 
     def _adopt(self, h: _ffi.Handle) -> None:
-        self._h: _ffi.Handle | None = h
-        self._capture = LogCapture(_ffi.log_fd(h))
+        self._slot = Slot(h, self._name)
 
     def _load_defaults(self) -> None:
         """Start an undefined container's configuration from liblxc's
@@ -104,26 +119,26 @@ class Container:
     # -- handle lifetime --------------------------------------------------------
 
     def _handle(self) -> _ffi.Handle:
-        h = self._h
-        if h is None:
-            raise ValueError(f"I/O operation on closed Container {self._name!r}")
-        return h
+        return self._slot.current().handle
 
     def _op(self, name: str, error: type[LxcError] | None = None) -> Operation:
         """The checked-call context for one operation (see lxcpy._check);
         ``error`` overrides the class that _check.ERRORS picks by name."""
-        return Operation(self._capture, self._handle(), self._name, name, error)
+        h, capture = self._slot.current()
+        return Operation(capture, h, self._name, name, error)
 
     def close(self) -> None:
-        """Release the liblxc handle (idempotent). The container is untouched."""
-        h, self._h = self._h, None
-        if h is not None:
+        """Release the liblxc handle (idempotent). The container is untouched.
+
+        Safe while other threads are inside calls on this object: it is
+        closed at once (new calls raise ``ValueError``), and the handle is
+        released when the last call in flight returns."""
+        if self._slot.close():
             _attach.release(self)
-            _ffi.handle_free(h)
 
     @property
     def closed(self) -> bool:
-        return self._h is None
+        return self._slot.closed
 
     def __enter__(self) -> Container:
         self._handle()
@@ -138,9 +153,11 @@ class Container:
         self.close()
 
     def __repr__(self) -> str:
-        if self._h is None:
+        try:
+            state = self.state.value
+        except ValueError:  # closed
             return f"<lxcpy.Container {self._name!r} (closed)>"
-        return f"<lxcpy.Container {self._name!r} in {self._lxcpath!r} {self.state.value}>"
+        return f"<lxcpy.Container {self._name!r} in {self._lxcpath!r} {state}>"
 
     # -- properties -------------------------------------------------------------
 
@@ -392,15 +409,28 @@ class Container:
 
     def destroy(self, *, snapshots: bool = False) -> None:
         """Destroy the stopped container: its config and its storage (and,
-        with ``snapshots``, its snapshots). The handle stays open."""
+        with ``snapshots``, its snapshots). The object stays open, as an
+        undefined container with a fresh default configuration, exactly
+        like a new ``Container`` of that name."""
         self._need_stopped("destroy")
         # liblxc's destroy_with_snapshots fails when there is no snapshot
         # directory at all; there is nothing extra to destroy then.
         snaps = os.path.join(self._lxcpath, self._name, "snaps")
         with_snaps = snapshots and os.path.isdir(snaps) and bool(os.listdir(snaps))
+        clones = _clones(os.path.join(self._lxcpath, self._name))
         with self._op("destroy") as op:
+            if clones:
+                # liblxc only says "has snapshots on its rootfs".
+                op.fail(
+                    "the container has clones (overlay snapshots of it): destroy them first: "
+                    + ", ".join(clones)
+                )
             if not _ffi.destroy(self._handle(), with_snaps):
                 op.fail("liblxc could not destroy the container")
+        # liblxc's handle keeps the destroyed container's configuration
+        # (rootfs path, mounts, environment...): a fresh one is what a new
+        # Container would have.
+        self._replace_handle()
 
     def rename(self, new_name: str) -> None:
         """Rename the stopped container; this object then names it."""
@@ -415,18 +445,7 @@ class Container:
         with self._op("rename") as op:
             if not _ffi.rename(self._handle(), new):
                 op.fail(f"liblxc could not rename the container to {new!r}")
-        h = _ffi.handle_new(new, _ffi.enc_path(self._lxcpath))
-        if h is None:
-            raise LxcError(
-                "renamed, but could not open a handle on the new name",
-                container=new,
-                operation="rename",
-            )
-        old = self._h
-        self._name = new
-        self._adopt(h)
-        if old is not None:
-            _ffi.handle_free(old)
+        self._replace_handle(new)
 
     def clone(
         self,
@@ -467,13 +486,15 @@ class Container:
         if keep_mac:
             flags |= _ffi.CLONE_KEEPMACADDR
         with self._op("clone") as op:
-            # In-process: liblxc leaves the copy's handle with a
-            # configuration (its storage type prefix) that a handle opened
-            # afresh would not have, so a helper could not hand back the same.
             h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
             if h is None:
                 op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
-        return Container._from_handle(h, new, dest)
+        # liblxc leaves the copy's handle with a configuration a handle
+        # opened afresh would not have (the rootfs path keeps its storage
+        # type prefix, which an in-process start cannot open): return a
+        # fresh one, as Container(new_name, lxcpath) would be.
+        _ffi.handle_free(h)
+        return Container(new, dest)
 
     def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:
         """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker
@@ -755,6 +776,15 @@ class Container:
         return _fds.may_control(self)
 
 
+# Any method may be called from any thread, also while another closes the
+# object (lxcpy._handles).
+guard_methods(
+    Container,
+    lambda c: c._slot,
+    exclude=("close", "closed", "name", "lxcpath"),
+)
+
+
 class _FreezeNudger:
     """On a cgroup v1 freezer, liblxc writes FROZEN to freezer.state once
     and then polls until the cgroup reads FROZEN. A task caught between
@@ -819,6 +849,17 @@ def _remove_tree(path: str, dev: int | None = None) -> None:
             _remove_tree(entry.path, st.st_dev)
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def _clones(home: str) -> list[str]:
+    """The snapshot clones liblxc recorded as depending on the container
+    (its lxc_snapshots file: an lxcpath line, then a name line, per clone)."""
+    try:
+        with open(os.path.join(home, "lxc_snapshots"), encoding="utf-8", errors="replace") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return []
+    return [f"{name} in {path}" for path, name in zip(lines[::2], lines[1::2], strict=False)]
 
 
 def _child_failure(what: str, rc: int) -> str:
