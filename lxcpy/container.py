@@ -64,7 +64,7 @@ class Container:
     __slots__ = ("__weakref__", "_capture", "_h", "_lxcpath", "_name")
 
     def __init__(self, name: str, lxcpath: str | os.PathLike[str] | None = None) -> None:
-        self._name = _validate.name(name)
+        self._name = _validate.container_name(name)
         self._lxcpath = os.path.abspath(
             default_lxcpath() if lxcpath is None else _validate.path(lxcpath, "lxcpath")
         )
@@ -230,10 +230,12 @@ class Container:
         nothing behind.
         """
         if template is not None:
-            _validate.text(template, "template")
+            # liblxc writes the template and its arguments into the config
+            # (as comment lines): one line each.
+            _validate.line(template, "template")
             if template == "":
                 raise ValueError("template must not be empty")
-        argv = _validate.strings(args, "args")
+        argv = _validate.lines(args, "args")
         if backend is not None:
             _validate.name(backend, "backend")
         items = validated_items(config or {})
@@ -404,7 +406,7 @@ class Container:
 
     def rename(self, new_name: str) -> None:
         """Rename the stopped container; this object then names it."""
-        new = _validate.name(new_name, "new name")
+        new = _validate.container_name(new_name, "new name")
         self._need_stopped("rename")
         if os.path.lexists(os.path.join(self._lxcpath, new)):
             raise AlreadyDefinedError(
@@ -445,7 +447,7 @@ class Container:
         directory-backed container it is an overlay (``backend="overlay"``
         by default then).
         """
-        new = _validate.name(new_name, "new name")
+        new = _validate.container_name(new_name, "new name")
         dest = os.path.abspath(
             self._lxcpath if lxcpath is None else _validate.path(lxcpath, "lxcpath")
         )

@@ -98,7 +98,7 @@ def restore_snapshot(c: Container, name: str, new_name: str | None) -> Container
     from lxcpy.container import Container
 
     snap = _validate.name(name, "snapshot name")
-    new = None if new_name is None else _validate.name(new_name, "new name")
+    new = None if new_name is None else _validate.container_name(new_name, "new name")
     c._need_stopped("restore_snapshot")
     _need_snapshot(c, snap, "restore_snapshot")
     if new is not None and new != c.name and os.path.lexists(os.path.join(c.lxcpath, new)):
