@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import subprocess
@@ -29,11 +30,13 @@ from lxcpy.console import Console
 from lxcpy.errors import (
     AlreadyDefinedError,
     AlreadyRunningError,
+    CreateError,
     LxcError,
     NotDefinedError,
     NotRunningError,
     StopTimeoutError,
     UnsupportedError,
+    with_os_error,
 )
 from lxcpy.process import Process
 from lxcpy.snapshot import Snapshot
@@ -226,8 +229,10 @@ class Container:
 
         ``config`` items are applied before creating, on top of liblxc's
         default config. The template runs quietly; what it printed is kept
-        in ``CreateError.output`` if creating fails. A failed create leaves
-        nothing behind.
+        in ``CreateError.output`` if creating fails. A missing lxcpath is
+        made (with its parents, mode 0755), as ``lxc-create`` does; a
+        container directory that is a symlink is refused (liblxc would
+        write through it). A failed create leaves nothing behind.
         """
         if template is not None:
             # liblxc writes the template and its arguments into the config
@@ -248,7 +253,29 @@ class Container:
             self.config[key] = value
         h = self._handle()
         home = os.path.join(self._lxcpath, self._name)
+        if os.path.islink(home):
+            raise with_os_error(
+                CreateError,
+                f"{home} is a symlink: lxcpy does not create a container through one",
+                errno.EEXIST,
+                filename=home,
+                container=self._name,
+                operation="create",
+            )
         fresh = [p for p in (_first_missing(self._lxcpath), home) if not os.path.lexists(p)]
+        try:
+            os.makedirs(self._lxcpath, 0o755, exist_ok=True)
+        except OSError as e:
+            for path in reversed(fresh):
+                _remove_tree(path)
+            raise with_os_error(
+                CreateError,
+                f"could not make the lxcpath {self._lxcpath}: {e.strerror}",
+                e.errno or errno.EIO,
+                filename=e.filename,
+                container=self._name,
+                operation="create",
+            ) from None
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:

@@ -3,8 +3,10 @@ and what destroy() and create() never touch outside a container's directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -171,6 +173,76 @@ def test_helper_refuses_newlines_in_paths_and_template_lines() -> None:
             os.close(fd)
 
 
+# -- 11. create() makes a missing lxcpath ------------------------------------------
+
+
+def test_create_makes_a_missing_lxcpath(host: str) -> None:
+    lxcpath = os.path.join(host, "a", "b", "containers")
+    old = os.umask(0o022)
+    try:
+        with lxcpy.Container("web", lxcpath) as c:
+            c.create("busybox", config=NO_NET)
+            try:
+                assert c.defined
+                for d in (os.path.join(host, "a"), os.path.join(host, "a", "b"), lxcpath):
+                    assert stat.S_IMODE(os.stat(d).st_mode) == 0o755, d
+                assert lxcpy.list_containers(lxcpath) == ["web"]
+            finally:
+                c.destroy()
+    finally:
+        os.umask(old)
+
+
+def test_failed_create_removes_the_lxcpath_it_made(host: str) -> None:
+    lxcpath = os.path.join(host, "a", "containers")
+    with lxcpy.Container("web", lxcpath) as c, pytest.raises(lxcpy.CreateError):
+        c.create("no-such-template-lxcpy", config=NO_NET)
+    assert os.listdir(host) == []
+
+
+# -- 12. failures of OS calls are LxcErrors ------------------------------------------
+
+
+def test_missing_device_node_is_a_device_error(running: lxcpy.Container) -> None:
+    for call in (running.add_device_node, running.remove_device_node):
+        with pytest.raises(lxcpy.DeviceError) as ei:
+            call("/dev/no-such-device-lxcpy")
+        assert isinstance(ei.value, FileNotFoundError)
+        assert ei.value.errno == 2 and ei.value.filename == "/dev/no-such-device-lxcpy"
+        assert "/dev/no-such-device-lxcpy" in str(ei.value)
+    with pytest.raises(lxcpy.DeviceError) as ei:
+        running.add_device_node("/dev/null", "/dev/no-such-device-lxcpy")
+    assert isinstance(ei.value, FileNotFoundError)
+
+
+def test_missing_mount_source_is_a_mount_error(running: lxcpy.Container) -> None:
+    with pytest.raises(lxcpy.MountError) as ei:
+        running.mount("/no/such/source-lxcpy", "/mnt/x")
+    assert isinstance(ei.value, FileNotFoundError)
+
+
+def test_missing_checkpoint_directory_is_a_checkpoint_error(
+    container: lxcpy.Container, host: str
+) -> None:
+    with pytest.raises(lxcpy.CheckpointError) as ei:
+        container.restore(os.path.join(host, "none"))
+    assert isinstance(ei.value, FileNotFoundError)
+
+
+def test_unwritable_checkpoint_directory_is_a_checkpoint_error(
+    running: lxcpy.Container, host: str
+) -> None:
+    from lxcpy.checkpoint import criu_problem
+
+    if criu_problem() is not None:
+        pytest.skip(f"CRIU cannot work here: {criu_problem()}")
+    blocker = os.path.join(host, "file")
+    open(blocker, "w").close()
+    with pytest.raises(lxcpy.CheckpointError) as ei:
+        running.checkpoint(os.path.join(blocker, "dump"))
+    assert isinstance(ei.value, NotADirectoryError)
+
+
 # -- 13. name length and config values liblxc would change -----------------------------
 
 
@@ -211,3 +283,17 @@ def test_config_values_round_trip_or_are_refused(container: lxcpy.Container) -> 
     with lxcpy.Container(container.name, container.lxcpath) as again:
         assert again.config["lxc.init.cwd"] == "/a  b"
         assert again.config["lxc.environment"] == "A=x  y"
+
+
+# -- 14. destroy() and create() never touch host data -------------------------------
+
+
+def test_create_refuses_a_symlinked_container_directory(lxcpath: str, host: str) -> None:
+    os.symlink(host, os.path.join(lxcpath, "ln"))
+    with lxcpy.Container("ln", lxcpath) as c:
+        with pytest.raises(lxcpy.CreateError, match="symlink") as ei:
+            c.create("busybox", config=NO_NET)
+        assert isinstance(ei.value, FileExistsError)
+    assert os.listdir(host) == []
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(lxcpath, "ln"))
