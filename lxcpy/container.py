@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -31,6 +32,7 @@ from lxcpy.errors import (
     AlreadyDefinedError,
     AlreadyRunningError,
     CreateError,
+    DestroyError,
     LxcError,
     NotDefinedError,
     NotRunningError,
@@ -419,16 +421,44 @@ class Container:
             if _ffi.wait(h, want.value, min(_WAIT_SLICE, _validate.whole_seconds(left))):
                 return True
 
-    def destroy(self, *, snapshots: bool = False) -> None:
+    def destroy(self, *, snapshots: bool = False, rootfs_outside: bool = False) -> None:
         """Destroy the stopped container: its config and its storage (and,
-        with ``snapshots``, its snapshots). The handle stays open."""
+        with ``snapshots``, its snapshots). The handle stays open.
+
+        Nothing outside the container's own directory (``lxcpath/name``)
+        is deleted, and no mount point is crossed: ``DestroyError`` when
+        that directory is a symlink or something is mounted below it
+        (nothing is deleted then). A rootfs outside that directory (an
+        ``lxc.rootfs.path`` naming a host directory or loop file elsewhere,
+        an overlay whose upper directory is elsewhere) is left in place and
+        only the container's directory goes, unless ``rootfs_outside=True``
+        (then that rootfs is deleted too, but never across a mount point).
+        Storage that is not a path (``lvm:``, ``zfs:``, ``rbd:``, ``nbd:``)
+        is liblxc's to destroy, as ever.
+        """
+        if not isinstance(snapshots, bool) or not isinstance(rootfs_outside, bool):
+            raise TypeError("snapshots and rootfs_outside must be bool")
         self._need_stopped("destroy")
+        h = self._handle()
+        rootfs = _rootfs_spec(h)
+        keep_rootfs = _destroy_checks(
+            os.path.join(self._lxcpath, self._name), rootfs, rootfs_outside, self._name
+        )
         # liblxc's destroy_with_snapshots fails when there is no snapshot
         # directory at all; there is nothing extra to destroy then.
         snaps = os.path.join(self._lxcpath, self._name, "snaps")
         with_snaps = snapshots and os.path.isdir(snaps) and bool(os.listdir(snaps))
         with self._op("destroy") as op:
-            if not _ffi.destroy(self._handle(), with_snaps):
+            if keep_rootfs:
+                # Without a rootfs in its config, liblxc removes the
+                # container's directory (and its own bookkeeping) only.
+                _ffi.clear_config_item(h, "lxc.rootfs.path")
+            try:
+                ok = _ffi.destroy(h, with_snaps)
+            finally:
+                if keep_rootfs and _ffi.is_defined(h):
+                    _ffi.set_config_item(h, "lxc.rootfs.path", rootfs)
+            if not ok:
                 op.fail("liblxc could not destroy the container")
 
     def rename(self, new_name: str) -> None:
@@ -848,6 +878,103 @@ def _remove_tree(path: str, dev: int | None = None) -> None:
             _remove_tree(entry.path, st.st_dev)
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def _mount_points() -> list[str]:
+    """Every mount point in this process's mount namespace."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.split(" ")
+            if len(fields) > 4:
+                # Octal escapes for space, tab, newline and backslash.
+                points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return points
+
+
+def _rootfs_paths(rootfs: str) -> list[str]:
+    """The host paths liblxc's destroy deletes for an lxc.rootfs.path: the
+    directory (dir, btrfs), the file (loop), the upper directory and the
+    work directory beside it (overlay); [] for storage that is not a path
+    (lvm:, zfs:, rbd:, nbd:) or none."""
+    kind, sep, rest = rootfs.partition(":")
+    if not sep:
+        return [rootfs] if rootfs.startswith("/") else []
+    if kind in ("dir", "btrfs", "loop"):
+        return [rest]
+    if kind in ("overlay", "overlayfs"):
+        _lower, sep, upper = rest.partition(":")
+        return [upper, os.path.join(os.path.dirname(upper), "olwork")] if sep else []
+    if kind in ("lvm", "zfs", "rbd", "nbd"):
+        return []
+    # A type liblxc does not know: every path in it, to be safe.
+    return [rootfs, *(p for p in rootfs.split(":") if p.startswith("/"))]
+
+
+def _rootfs_spec(h: _ffi.Handle) -> str:
+    """The handle's lxc.rootfs.path with its storage type, as liblxc's
+    destroy sees it. (Reading the key returns the path without the type
+    once liblxc has split it off, so read it from a saved copy.)"""
+    fd = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+    try:
+        if _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{fd}")):
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, encoding="utf-8", errors="surrogateescape", closefd=False) as f:
+                found = [
+                    value.strip()
+                    for key, eq, value in (ln.partition("=") for ln in f)
+                    if eq and key.strip() == "lxc.rootfs.path"
+                ]
+            if found:
+                return found[-1]
+    finally:
+        os.close(fd)
+    return _ffi.get_config_item(h, "lxc.rootfs.path") or ""
+
+
+def _inside(path: str, top: str) -> bool:
+    return os.path.commonpath([path, top]) == top
+
+
+def _destroy_checks(home: str, rootfs: str, rootfs_outside: bool, name: str) -> bool:
+    """Refuse (DestroyError) a destroy that would delete through a symlink
+    or across a mount point; return whether the rootfs lies outside the
+    container's directory ``home`` and is to be kept."""
+
+    def refuse(message: str) -> DestroyError:
+        return DestroyError(message, container=name, operation="destroy")
+
+    try:
+        st = os.lstat(home)
+    except OSError as e:
+        raise with_os_error(
+            DestroyError,
+            f"cannot inspect the container directory {home}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=home,
+            container=name,
+            operation="destroy",
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise refuse(
+            f"the container directory {home} is a symlink (to {os.readlink(home)!r}): "
+            "destroy() does not delete through it"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise refuse(f"the container directory {home} is not a directory")
+    top = os.path.realpath(home)
+    outside = [p for p in map(os.path.realpath, _rootfs_paths(rootfs)) if not _inside(p, top)]
+    tops = [top] + (outside if rootfs_outside else [])
+    try:
+        mounted = [m for m in _mount_points() if any(m != t and _inside(m, t) for t in tops)]
+    except OSError as e:
+        raise refuse(f"cannot read /proc/self/mountinfo to check for mounts: {e}") from None
+    if mounted:
+        raise refuse(
+            "something is mounted inside what destroy() would delete (unmount it first): "
+            + ", ".join(sorted(set(mounted)))
+        )
+    return bool(outside) and not rootfs_outside
 
 
 def _child_failure(what: str, rc: int) -> str:

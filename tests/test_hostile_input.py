@@ -288,6 +288,76 @@ def test_config_values_round_trip_or_are_refused(container: lxcpy.Container) -> 
 # -- 14. destroy() and create() never touch host data -------------------------------
 
 
+def test_destroy_keeps_a_rootfs_outside_the_container(lxcpath: str, host: str) -> None:
+    rootfs = os.path.join(host, "rootfs")
+    files = _markers(rootfs)
+    for opt_in in (False, True):
+        c = lxcpy.Container("out", lxcpath)
+        try:
+            c.create(None, config={**NO_NET, "lxc.rootfs.path": f"dir:{rootfs}"})
+            c.destroy(rootfs_outside=opt_in)
+            assert not c.defined
+            assert not os.path.lexists(os.path.join(lxcpath, "out"))
+        finally:
+            c.close()
+        if not opt_in:
+            _still_there(rootfs, files)
+        else:
+            assert not os.path.exists(rootfs)
+    with pytest.raises(TypeError):
+        lxcpy.Container("out", lxcpath).destroy(rootfs_outside="yes")  # type: ignore[arg-type]
+
+
+def test_destroy_keeps_a_rootfs_symlinked_outside(lxcpath: str, host: str) -> None:
+    rootfs = os.path.join(host, "rootfs")
+    files = _markers(rootfs)
+    with lxcpy.Container("out", lxcpath) as c:
+        c.create(None, config=NO_NET)
+        link = os.path.join(lxcpath, "out", "rootfs-link")
+        os.symlink(rootfs, link)
+        c.config["lxc.rootfs.path"] = f"dir:{link}"
+        c.config.save()
+        c.destroy()
+        assert not c.defined
+    _still_there(rootfs, files)
+
+
+def test_destroy_refuses_a_mount_inside(container: lxcpy.Container, host: str) -> None:
+    files = _markers(host)
+    upper = container.config["lxc.rootfs.path"].split(":")[-1]
+    point = os.path.join(upper, "mnt", "host")
+    os.makedirs(point)
+    subprocess.run(["mount", "--bind", host, point], check=True)
+    try:
+        with pytest.raises(lxcpy.DestroyError, match="mounted") as ei:
+            container.destroy()
+        assert point in str(ei.value)
+        assert container.defined
+        _still_there(host, files)
+    finally:
+        subprocess.run(["umount", point], check=True)
+    container.destroy()
+    assert not container.defined
+    _still_there(host, files)
+
+
+def test_destroy_refuses_a_symlinked_container_directory(lxcpath: str, host: str) -> None:
+    files = _markers(host)
+    with open(os.path.join(host, "config"), "w") as f:
+        f.write("lxc.net.0.type = empty\nlxc.uts.name = ln\n")
+    files["config"] = "lxc.net.0.type = empty\nlxc.uts.name = ln\n"
+    link = os.path.join(lxcpath, "ln")
+    os.symlink(host, link)
+    try:
+        with lxcpy.Container("ln", lxcpath) as c:
+            assert c.defined
+            with pytest.raises(lxcpy.DestroyError, match="symlink"):
+                c.destroy()
+        _still_there(host, files)
+    finally:
+        os.unlink(link)
+
+
 def test_create_refuses_a_symlinked_container_directory(lxcpath: str, host: str) -> None:
     os.symlink(host, os.path.join(lxcpath, "ln"))
     with lxcpy.Container("ln", lxcpath) as c:
@@ -297,3 +367,26 @@ def test_create_refuses_a_symlinked_container_directory(lxcpath: str, host: str)
     assert os.listdir(host) == []
     with contextlib.suppress(OSError):
         os.unlink(os.path.join(lxcpath, "ln"))
+
+
+@pytest.mark.parametrize("fresh_handle", [False, True])
+def test_destroy_keeps_an_overlay_upper_outside(
+    container: lxcpy.Container, host: str, fresh_handle: bool
+) -> None:
+    # (liblxc returns lxc.rootfs.path without its "overlay:" once it has
+    # parsed it: a fresh handle shows "lower:upper".)
+    lower = container.config["lxc.rootfs.path"].split(":")[-2]
+    upper = os.path.join(host, "upper")
+    files = _markers(upper)
+    container.config["lxc.rootfs.path"] = f"overlay:{lower}:{upper}"
+    container.config.save()
+    if fresh_handle:
+        with lxcpy.Container(container.name, container.lxcpath) as again:
+            assert again.config["lxc.rootfs.path"] == f"{lower}:{upper}"
+            again.destroy()
+    else:
+        container.destroy()
+    assert not container.defined
+    assert not os.path.lexists(os.path.join(container.lxcpath, container.name))
+    _still_there(upper, files)
+    assert os.path.isdir(lower)
