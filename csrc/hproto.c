@@ -337,9 +337,11 @@ int lxcpy_valid_name(const char *s)
 	return 1;
 }
 
+/* An absolute path that fits on one config line (liblxc writes lxcpaths
+ * into config lines: a newline would add a line of the sender's choosing). */
 int lxcpy_valid_path(const char *s)
 {
-	return s[0] == '/' && strlen(s) < PATH_MAX;
+	return s[0] == '/' && strlen(s) < PATH_MAX && !strpbrk(s, "\n\r");
 }
 
 /* -- attach requests -------------------------------------------------------- */

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from lxcpy import _validate
+from lxcpy.config import validated_items
 from lxcpy.container import Container
 from lxcpy.errors import LxcError
 
@@ -44,18 +45,25 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
             raise TypeError("ephemeral() takes a template or base=<Container>, not both")
         if base is not None and not isinstance(base, Container):
             raise TypeError(f"base must be a lxcpy.Container, not {type(base).__name__}")
+        # Everything is checked here, before anything is made on disk.
         if template is not None:
-            _validate.text(template, "template")
+            _validate.line(template, "template")
+            if template == "":
+                raise ValueError("template must not be empty")
         self._template = template
-        self._args = _validate.strings(args, "args")
+        self._args = _validate.lines(args, "args")
         self._base = base
-        self._config = dict(config or {})
+        self._config = dict(validated_items(config or {}))
+        if backend is not None:
+            _validate.name(backend, "backend")
         if lxcpath is not None:
             lxcpath = _validate.path(lxcpath, "lxcpath")
         elif base is not None:
             lxcpath = base.lxcpath
         self._lxcpath = lxcpath
-        self._name = _validate.name(name) if name is not None else f"lxcpy-{os.urandom(6).hex()}"
+        self._name = (
+            _validate.container_name(name) if name is not None else f"lxcpy-{os.urandom(6).hex()}"
+        )
         self._backend = backend
         self._timeout = _validate.timeout(timeout, allow_none=False)
         self._container: Container | None = None

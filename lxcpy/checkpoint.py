@@ -8,6 +8,7 @@ carrying CRIU's own reason.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import CheckpointError, UnsupportedError
+from lxcpy.errors import CheckpointError, UnsupportedError, with_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -66,7 +67,17 @@ def checkpoint(c: Container, directory: object, stop: bool, verbose: bool) -> No
         raise TypeError("stop and verbose must be bool")
     c._need_running("checkpoint")
     _need_criu(c, "checkpoint")
-    os.makedirs(d, exist_ok=True)
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise with_os_error(
+            CheckpointError,
+            f"could not make the checkpoint directory {d!r}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=d,
+            container=c.name,
+            operation="checkpoint",
+        ) from None
     with c._op("checkpoint", CheckpointError) as o:
         if not _ffi.checkpoint(c._handle(), _ffi.enc_path(os.path.abspath(d)), stop, verbose):
             o.fail(f"liblxc/CRIU could not checkpoint into {d!r}")
@@ -77,7 +88,14 @@ def restore(c: Container, directory: object, verbose: bool) -> None:
     if not isinstance(verbose, bool):
         raise TypeError("verbose must be bool")
     if not os.path.isdir(d):
-        raise FileNotFoundError(2, "no checkpoint directory", d)
+        raise with_os_error(
+            CheckpointError,
+            f"no checkpoint directory {d!r}",
+            errno.ENOENT,
+            filename=d,
+            container=c.name,
+            operation="restore",
+        )
     c._need_stopped("restore")
     _need_criu(c, "restore")
     with c._op("restore", CheckpointError) as o:

@@ -59,7 +59,10 @@ class Config(MutableMapping[str, str]):
 
     Reading an unset key raises ``KeyError``; a key liblxc does not know
     raises ``ConfigError``. Setting a key replaces every value it had, also
-    for multi-valued keys (see ``append()`` and ``get_list()``).
+    for multi-valued keys (see ``append()`` and ``get_list()``). A value
+    with a newline or carriage return, or with a leading or trailing space
+    or tab (liblxc's parser would drop those when it reads the file back),
+    raises ``ValueError``.
     """
 
     __slots__ = ("_container",)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -30,11 +32,14 @@ from lxcpy.console import Console
 from lxcpy.errors import (
     AlreadyDefinedError,
     AlreadyRunningError,
+    CreateError,
+    DestroyError,
     LxcError,
     NotDefinedError,
     NotRunningError,
     StopTimeoutError,
     UnsupportedError,
+    with_os_error,
 )
 from lxcpy.process import Process
 from lxcpy.snapshot import Snapshot
@@ -65,7 +70,7 @@ class Container:
     __slots__ = ("__weakref__", "_lxcpath", "_name", "_slot")
 
     def __init__(self, name: str, lxcpath: str | os.PathLike[str] | None = None) -> None:
-        self._name = _validate.name(name)
+        self._name = _validate.container_name(name)
         self._lxcpath = os.path.abspath(
             default_lxcpath() if lxcpath is None else _validate.path(lxcpath, "lxcpath")
         )
@@ -243,14 +248,18 @@ class Container:
 
         ``config`` items are applied before creating, on top of liblxc's
         default config. The template runs quietly; what it printed is kept
-        in ``CreateError.output`` if creating fails. A failed create leaves
-        nothing behind.
+        in ``CreateError.output`` if creating fails. A missing lxcpath is
+        made (with its parents, mode 0755), as ``lxc-create`` does; a
+        container directory that is a symlink is refused (liblxc would
+        write through it). A failed create leaves nothing behind.
         """
         if template is not None:
-            _validate.text(template, "template")
+            # liblxc writes the template and its arguments into the config
+            # (as comment lines): one line each.
+            _validate.line(template, "template")
             if template == "":
                 raise ValueError("template must not be empty")
-        argv = _validate.strings(args, "args")
+        argv = _validate.lines(args, "args")
         if backend is not None:
             _validate.name(backend, "backend")
         items = validated_items(config or {})
@@ -263,7 +272,29 @@ class Container:
             self.config[key] = value
         h = self._handle()
         home = os.path.join(self._lxcpath, self._name)
+        if os.path.islink(home):
+            raise with_os_error(
+                CreateError,
+                f"{home} is a symlink: lxcpy does not create a container through one",
+                errno.EEXIST,
+                filename=home,
+                container=self._name,
+                operation="create",
+            )
         fresh = [p for p in (_first_missing(self._lxcpath), home) if not os.path.lexists(p)]
+        try:
+            os.makedirs(self._lxcpath, 0o755, exist_ok=True)
+        except OSError as e:
+            for path in reversed(fresh):
+                _remove_tree(path)
+            raise with_os_error(
+                CreateError,
+                f"could not make the lxcpath {self._lxcpath}: {e.strerror}",
+                e.errno or errno.EIO,
+                filename=e.filename,
+                container=self._name,
+                operation="create",
+            ) from None
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:
@@ -407,12 +438,32 @@ class Container:
             if _ffi.wait(h, want.value, min(_WAIT_SLICE, _validate.whole_seconds(left))):
                 return True
 
-    def destroy(self, *, snapshots: bool = False) -> None:
+    def destroy(self, *, snapshots: bool = False, rootfs_outside: bool = False) -> None:
         """Destroy the stopped container: its config and its storage (and,
         with ``snapshots``, its snapshots). The object stays open, as an
         undefined container with a fresh default configuration, exactly
-        like a new ``Container`` of that name."""
+        like a new ``Container`` of that name.
+
+        Nothing outside the container's own directory (``lxcpath/name``)
+        is deleted, and no mount point is crossed: ``DestroyError`` when
+        that directory is a symlink or something is mounted below it
+        (nothing is deleted then). A rootfs outside that directory (an
+        ``lxc.rootfs.path`` naming a host directory or loop file elsewhere,
+        an overlay whose upper directory is elsewhere) is left in place and
+        only the container's directory goes, unless ``rootfs_outside=True``
+        (then that rootfs is deleted too, but never across a mount point).
+        Storage that is not a path (``lvm:``, ``zfs:``, ``rbd:``, ``nbd:``)
+        is liblxc's to destroy, as ever. A container with overlay clones
+        raises ``DestroyError`` naming them.
+        """
+        if not isinstance(snapshots, bool) or not isinstance(rootfs_outside, bool):
+            raise TypeError("snapshots and rootfs_outside must be bool")
         self._need_stopped("destroy")
+        h = self._handle()
+        rootfs = _rootfs_spec(h)
+        keep_rootfs = _destroy_checks(
+            os.path.join(self._lxcpath, self._name), rootfs, rootfs_outside, self._name
+        )
         # liblxc's destroy_with_snapshots fails when there is no snapshot
         # directory at all; there is nothing extra to destroy then.
         snaps = os.path.join(self._lxcpath, self._name, "snaps")
@@ -425,7 +476,16 @@ class Container:
                     "the container has clones (overlay snapshots of it): destroy them first: "
                     + ", ".join(clones)
                 )
-            if not _ffi.destroy(self._handle(), with_snaps):
+            if keep_rootfs:
+                # Without a rootfs in its config, liblxc removes the
+                # container's directory (and its own bookkeeping) only.
+                _ffi.clear_config_item(h, "lxc.rootfs.path")
+            try:
+                ok = _ffi.destroy(h, with_snaps)
+            finally:
+                if keep_rootfs and _ffi.is_defined(h):
+                    _ffi.set_config_item(h, "lxc.rootfs.path", rootfs)
+            if not ok:
                 op.fail("liblxc could not destroy the container")
         # liblxc's handle keeps the destroyed container's configuration
         # (rootfs path, mounts, environment...): a fresh one is what a new
@@ -434,7 +494,7 @@ class Container:
 
     def rename(self, new_name: str) -> None:
         """Rename the stopped container; this object then names it."""
-        new = _validate.name(new_name, "new name")
+        new = _validate.container_name(new_name, "new name")
         self._need_stopped("rename")
         if os.path.lexists(os.path.join(self._lxcpath, new)):
             raise AlreadyDefinedError(
@@ -464,7 +524,7 @@ class Container:
         directory-backed container it is an overlay (``backend="overlay"``
         by default then).
         """
-        new = _validate.name(new_name, "new name")
+        new = _validate.container_name(new_name, "new name")
         dest = os.path.abspath(
             self._lxcpath if lxcpath is None else _validate.path(lxcpath, "lxcpath")
         )
@@ -860,6 +920,103 @@ def _clones(home: str) -> list[str]:
     except OSError:
         return []
     return [f"{name} in {path}" for path, name in zip(lines[::2], lines[1::2], strict=False)]
+
+
+def _mount_points() -> list[str]:
+    """Every mount point in this process's mount namespace."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.split(" ")
+            if len(fields) > 4:
+                # Octal escapes for space, tab, newline and backslash.
+                points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return points
+
+
+def _rootfs_paths(rootfs: str) -> list[str]:
+    """The host paths liblxc's destroy deletes for an lxc.rootfs.path: the
+    directory (dir, btrfs), the file (loop), the upper directory and the
+    work directory beside it (overlay); [] for storage that is not a path
+    (lvm:, zfs:, rbd:, nbd:) or none."""
+    kind, sep, rest = rootfs.partition(":")
+    if not sep:
+        return [rootfs] if rootfs.startswith("/") else []
+    if kind in ("dir", "btrfs", "loop"):
+        return [rest]
+    if kind in ("overlay", "overlayfs"):
+        _lower, sep, upper = rest.partition(":")
+        return [upper, os.path.join(os.path.dirname(upper), "olwork")] if sep else []
+    if kind in ("lvm", "zfs", "rbd", "nbd"):
+        return []
+    # A type liblxc does not know: every path in it, to be safe.
+    return [rootfs, *(p for p in rootfs.split(":") if p.startswith("/"))]
+
+
+def _rootfs_spec(h: _ffi.Handle) -> str:
+    """The handle's lxc.rootfs.path with its storage type, as liblxc's
+    destroy sees it. (Reading the key returns the path without the type
+    once liblxc has split it off, so read it from a saved copy.)"""
+    fd = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+    try:
+        if _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{fd}")):
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, encoding="utf-8", errors="surrogateescape", closefd=False) as f:
+                found = [
+                    value.strip()
+                    for key, eq, value in (ln.partition("=") for ln in f)
+                    if eq and key.strip() == "lxc.rootfs.path"
+                ]
+            if found:
+                return found[-1]
+    finally:
+        os.close(fd)
+    return _ffi.get_config_item(h, "lxc.rootfs.path") or ""
+
+
+def _inside(path: str, top: str) -> bool:
+    return os.path.commonpath([path, top]) == top
+
+
+def _destroy_checks(home: str, rootfs: str, rootfs_outside: bool, name: str) -> bool:
+    """Refuse (DestroyError) a destroy that would delete through a symlink
+    or across a mount point; return whether the rootfs lies outside the
+    container's directory ``home`` and is to be kept."""
+
+    def refuse(message: str) -> DestroyError:
+        return DestroyError(message, container=name, operation="destroy")
+
+    try:
+        st = os.lstat(home)
+    except OSError as e:
+        raise with_os_error(
+            DestroyError,
+            f"cannot inspect the container directory {home}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=home,
+            container=name,
+            operation="destroy",
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise refuse(
+            f"the container directory {home} is a symlink (to {os.readlink(home)!r}): "
+            "destroy() does not delete through it"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise refuse(f"the container directory {home} is not a directory")
+    top = os.path.realpath(home)
+    outside = [p for p in map(os.path.realpath, _rootfs_paths(rootfs)) if not _inside(p, top)]
+    tops = [top] + (outside if rootfs_outside else [])
+    try:
+        mounted = [m for m in _mount_points() if any(m != t and _inside(m, t) for t in tops)]
+    except OSError as e:
+        raise refuse(f"cannot read /proc/self/mountinfo to check for mounts: {e}") from None
+    if mounted:
+        raise refuse(
+            "something is mounted inside what destroy() would delete (unmount it first): "
+            + ", ".join(sorted(set(mounted)))
+        )
+    return bool(outside) and not rootfs_outside
 
 
 def _child_failure(what: str, rc: int) -> str:

@@ -8,7 +8,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import DeviceError, MountError, UnsupportedError
+from lxcpy.errors import DeviceError, MountError, UnsupportedError, with_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -23,9 +23,20 @@ def _abs(value: object, what: str) -> str:
     return p
 
 
-def _device(path: str, what: str) -> None:
-    """The node liblxc will stat on the host must be a char/block device."""
-    st = os.stat(path)  # FileNotFoundError names the path
+def _device(c: Container, path: str, what: str, operation: str) -> None:
+    """The node liblxc will stat on the host must be a char/block device
+    (a DeviceError, also the matching OSError, when it cannot be stat'ed)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise with_os_error(
+            DeviceError,
+            f"{what} {path!r} on the host: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=path,
+            container=c.name,
+            operation=operation,
+        ) from None
     if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
         raise ValueError(f"{what} is not a character or block device: {path!r}")
 
@@ -36,10 +47,10 @@ def _device_node(c: Container, src: object, dst: object, add: bool) -> None:
     # liblxc stats dst (when given, else src) on the host, creates that
     # path inside the container and allows/denies its numbers in the
     # devices cgroup; it never looks at src when dst is given.
-    _device(s, "src")
-    if d is not None:
-        _device(d, "dst")
     name = "add_device_node" if add else "remove_device_node"
+    _device(c, s, "src", name)
+    if d is not None:
+        _device(c, d, "dst", name)
     c._need_running(name)
     call = _ffi.add_device_node if add else _ffi.remove_device_node
     with c._op(name, DeviceError) as o:
@@ -83,7 +94,14 @@ def mount(
     if src is None and fstype is None:
         raise ValueError("give a source, an fstype or both")
     if src is not None and not os.path.exists(src) and fstype is None:
-        raise FileNotFoundError(2, "mount source does not exist", src)
+        raise with_os_error(
+            MountError,
+            f"the mount source {src!r} does not exist on the host",
+            errno.ENOENT,
+            filename=src,
+            container=c.name,
+            operation="mount",
+        )
     c._need_running("mount")
     is_file = src is not None and os.path.exists(src) and not os.path.isdir(src)
     with c._op("mount", MountError) as o:

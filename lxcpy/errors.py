@@ -5,13 +5,21 @@ False. Each carries the container it concerns, the operation that failed
 and ``details``: the lines liblxc itself logged while the call ran, which
 usually hold the real reason (a missing bridge, a template error...).
 Classes mix in a builtin where the meaning matches, so ``except
-LookupError`` or ``except NotImplementedError`` catch what they should.
+LookupError`` or ``except NotImplementedError`` catch what they should;
+an operation that fails on a host file (a missing device node, an
+unwritable directory) raises its class mixed with the matching OSError
+subclass (``with_os_error``): ``except FileNotFoundError`` and ``except
+DeviceError`` both catch a missing device node.
 """
 
 from __future__ import annotations
 
+import errno as _errno
+import os
 import re
+import threading
 from collections.abc import Sequence
+from typing import TypeVar, cast
 
 __all__ = [
     "AlreadyDefinedError",
@@ -39,6 +47,7 @@ __all__ = [
     "StopError",
     "StopTimeoutError",
     "UnsupportedError",
+    "with_os_error",
 ]
 
 # "lxcpy name 20261129021306.292 ERROR    network - file.c:func:711 - reason"
@@ -197,3 +206,60 @@ class MountError(LxcError):
 
 class ConsoleError(LxcError):
     """Getting a console or its log failed."""
+
+
+# The builtin OSError subclass for an errno (FileNotFoundError for ENOENT...).
+_BY_ERRNO: dict[int, type[OSError]] = {
+    _errno.ENOENT: FileNotFoundError,
+    _errno.EEXIST: FileExistsError,
+    _errno.EISDIR: IsADirectoryError,
+    _errno.ENOTDIR: NotADirectoryError,
+    _errno.EACCES: PermissionError,
+    _errno.EPERM: PermissionError,
+    _errno.ETIMEDOUT: TimeoutError,
+}
+
+
+_mixed: dict[tuple[type[LxcError], type[OSError]], type[LxcError]] = {}
+_mixed_lock = threading.Lock()
+
+
+def _mix(cls: type[LxcError], builtin: type[OSError]) -> type[LxcError]:
+    """``cls`` mixed with ``builtin`` (one class per pair, made on first use;
+    named e.g. ``DeviceError(FileNotFoundError)``)."""
+    if issubclass(cls, builtin):
+        return cls
+    with _mixed_lock:
+        mixed = _mixed.get((cls, builtin))
+        if mixed is None:
+            mixed = type(
+                f"{cls.__name__}({builtin.__name__})",
+                (cls, builtin),
+                {"__module__": cls.__module__, "__doc__": cls.__doc__},
+            )
+            _mixed[(cls, builtin)] = mixed
+    return mixed
+
+
+_E = TypeVar("_E", bound=LxcError)
+
+
+def with_os_error(
+    cls: type[_E],
+    message: str,
+    err: int,
+    *,
+    filename: str | None = None,
+    container: str | None = None,
+    operation: str | None = None,
+) -> _E:
+    """An instance of ``cls`` that is also the OSError subclass matching
+    ``err`` (FileNotFoundError for ENOENT, PermissionError for EACCES...;
+    OSError for the rest), with ``errno``, ``strerror`` and ``filename``
+    set as an OSError's are."""
+    mixed = cast("type[_E]", _mix(cls, _BY_ERRNO.get(err, OSError)))
+    e = mixed(message, container=container, operation=operation, errno=err)
+    assert isinstance(e, OSError)
+    e.strerror = os.strerror(err)
+    e.filename = filename
+    return e

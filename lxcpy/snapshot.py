@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import re
 import tempfile
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import SnapshotError
+from lxcpy.errors import SnapshotError, with_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -80,13 +81,33 @@ def snapshot(c: Container, comment: str | None) -> str:
         if comment is None:
             n = _ffi.snapshot(c._handle(), None)
         else:
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="lxcpy-comment-") as f:
-                f.write(comment)
-                f.flush()
+            try:
+                f = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
+                    "w", encoding="utf-8", prefix="lxcpy-comment-"
+                )
+            except OSError as e:
+                raise _comment_failure(c, e) from None
+            with f:
+                try:
+                    f.write(comment)
+                    f.flush()
+                except OSError as e:
+                    raise _comment_failure(c, e) from None
                 n = _ffi.snapshot(c._handle(), _ffi.enc_path(f.name))
         if n < 0:
             o.fail("liblxc could not take a snapshot")
     return f"snap{n}"
+
+
+def _comment_failure(c: Container, e: OSError) -> SnapshotError:
+    return with_os_error(
+        SnapshotError,
+        f"could not write the comment to a temporary file: {e.strerror}",
+        e.errno or errno.EIO,
+        filename=e.filename,
+        container=c.name,
+        operation="snapshot",
+    )
 
 
 def _need_snapshot(c: Container, name: str, operation: str) -> None:
@@ -98,7 +119,7 @@ def restore_snapshot(c: Container, name: str, new_name: str | None) -> Container
     from lxcpy.container import Container
 
     snap = _validate.name(name, "snapshot name")
-    new = None if new_name is None else _validate.name(new_name, "new name")
+    new = None if new_name is None else _validate.container_name(new_name, "new name")
     c._need_stopped("restore_snapshot")
     _need_snapshot(c, snap, "restore_snapshot")
     if new is not None and new != c.name and os.path.lexists(os.path.join(c.lxcpath, new)):

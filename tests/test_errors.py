@@ -177,13 +177,15 @@ def test_create_error_keeps_template_output_and_leaves_nothing(lxcpath: str) -> 
 
 
 def test_failed_create_removes_what_it_made(lxcpath: str) -> None:
-    # liblxc itself leaves a half-made container directory behind when the
-    # name is too long for its paths; lxcpy removes it, and the lxcpath
-    # directories the call created.
+    # A failed create removes the container directory and the lxcpath
+    # directories the call created (a name too long for liblxc is refused
+    # before anything is made).
     nested = os.path.join(lxcpath, "new", "deeper")
     for where in (lxcpath, nested):
-        with lxcpy.Container("x" * 255, where) as c, pytest.raises(lxcpy.CreateError):
-            c.create("busybox", config=NO_NET)
+        with pytest.raises(ValueError):
+            lxcpy.Container("x" * 255, where)
+        with lxcpy.Container("x", where) as c, pytest.raises(lxcpy.CreateError):
+            c.create("no-such-template-xyz", config=NO_NET)
         assert _tree(lxcpath) == []
 
 

@@ -511,6 +511,11 @@ static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
 			return -EINVAL;
 		if (r->ints[1] ? (!r->strs[2][0] || !lxcpy_valid_text(r->strs[2])) : r->strs[2][0])
 			return -EINVAL;
+		/* liblxc writes the template and its arguments into the config
+		 * (comment lines): no newline may reach it. */
+		for (uint32_t i = 2; i < r->nstrs; i++)
+			if (i != 3 && strpbrk(r->strs[i], "\n\r"))
+				return -EINVAL;
 		if (r->ints[2] ? !lxcpy_valid_name(r->strs[3]) : r->strs[3][0] != '\0')
 			return -EINVAL;
 		if (!is_regular(fds[3]))
