@@ -464,8 +464,12 @@ class Process:
                         self._err.append(data)
 
     def _write_some(self, sel: selectors.BaseSelector) -> None:
+        # One PIPE_BUF per writable event, as subprocess does: a writable
+        # pipe has room for that much, and more could block (a program
+        # that writes more than it reads would then block on its stdout,
+        # which this thread is no longer reading: neither would go on).
         assert self.stdin is not None and self._input is not None
-        chunk = self._input[self._input_offset : self._input_offset + _PIPE_BUF * 16]
+        chunk = self._input[self._input_offset : self._input_offset + _PIPE_BUF]
         try:
             self._input_offset += os.write(self.stdin.fileno(), chunk)
         except BrokenPipeError:
