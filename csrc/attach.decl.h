@@ -15,8 +15,8 @@
 struct lxcpy_attach_opts {
 	int namespaces;        /* CLONE_NEW* mask; -1: those of the container */
 	long personality;      /* -1: the container's */
-	int uid;               /* -1: liblxc's default (root, or init's in a userns) */
-	int gid;
+	long uid;              /* -1: liblxc's default (root, or init's in a userns); */
+	long gid;              /* else 0 .. 2**32 - 2 ((uid_t)-1 is no id) */
 	int move_to_cgroup;
 	int drop_capabilities;
 	int no_new_privs;

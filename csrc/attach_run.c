@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,12 +257,82 @@ void lxcpy_attach_report(int fd, int stage, int err)
 	}
 }
 
+/* The extra variables (NAME=value) put over environ as liblxc's putenv()
+ * loop would (last one wins; a name already there keeps its place), in
+ * linear time: putenv() scans the whole environment each time, which is
+ * quadratic in the number of variables. A hash of the names, by index. */
+
+static size_t name_len(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq ? (size_t)(eq - s) : strlen(s);
+}
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static void put_extra_env(char **extra)
+{
+	size_t nenv = 0, nextra = 0, n, mask = 15;
+	size_t *slots;
+	char **out;
+
+	if (!extra)
+		return;
+	while (environ && environ[nenv])
+		nenv++;
+	while (extra[nextra])
+		nextra++;
+	while (mask < 2 * (nenv + nextra))
+		mask = mask * 2 + 1;
+	out = malloc((nenv + nextra + 1) * sizeof(char *));
+	slots = calloc(mask + 1, sizeof(size_t)); /* index + 1; 0: empty */
+	if (!out || !slots) {
+		free(out);
+		free(slots);
+		for (size_t i = 0; i < nextra; i++)
+			putenv(extra[i]);
+		return;
+	}
+	n = 0;
+	for (size_t k = 0; k < nenv + nextra; k++) {
+		char *s = k < nenv ? environ[k] : extra[k - nenv];
+		size_t len = name_len(s);
+		size_t i = name_hash(s, len) & mask;
+
+		for (; slots[i]; i = (i + 1) & mask) {
+			const char *t = out[slots[i] - 1];
+			if (name_len(t) == len && !memcmp(t, s, len))
+				break;
+		}
+		if (!slots[i]) {
+			out[n] = s;
+			slots[i] = ++n;
+		} else if (k >= nenv) {
+			out[slots[i] - 1] = s; /* putenv() replaces the first one */
+		} else {
+			out[n++] = s; /* a duplicate in environ stays, unseen */
+		}
+	}
+	out[n] = NULL;
+	free(slots);
+	environ = out;
+}
+
 /* Put the caller's fds on 0-2 (liblxc set up /dev/null or lxcpy's own
  * pipes there) and change directory. Every child_fd is >= 3 (the parent
  * sees to it), so the dup2()s cannot clobber each other. Returns the
  * failing stage, or 0. */
 int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o)
 {
+	put_extra_env(o->extra_env);
 	for (int i = 0; i < 3; i++) {
 		if (o->child_fds[i] < 0)
 			continue;
@@ -385,7 +456,8 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		opts.attach_flags |= LXC_ATTACH_REMOUNT_PROC_SYS;
 	opts.initial_cwd = o->initial_cwd;
 	opts.env_policy = o->clear_env ? LXC_ATTACH_CLEAR_ENV : LXC_ATTACH_KEEP_ENV;
-	opts.extra_env_vars = o->extra_env;
+	/* Put in place by lxcpy in the child: liblxc's way is quadratic. */
+	opts.extra_env_vars = NULL;
 	opts.extra_keep_env = o->keep_env;
 	if (o->lsm_label) {
 		opts.attach_flags |= LXC_ATTACH_LSM_LABEL;
