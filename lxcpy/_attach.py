@@ -89,6 +89,15 @@ _pools: weakref.WeakKeyDictionary[Container, list[_Lease]] = weakref.WeakKeyDict
 _pools_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # Another thread of the parent may have held it at the fork.
+    global _pools_lock
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _lease(c: Container) -> _Lease:
     with _pools_lock:
         pool = _pools.get(c)

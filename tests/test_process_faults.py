@@ -176,3 +176,109 @@ def _race_stop(c: lxcpy.Container, rounds: int) -> dict[str, int]:
 def test_attaching_to_a_dying_container_is_not_running(running: lxcpy.Container) -> None:
     errors = _race_stop(running, 4)
     assert errors.get("NotRunningError")
+
+
+def _wait_forked(pid: int, timeout: float = 30) -> int:
+    """The wait status of a child of os.fork(), killed (and the test failed)
+    should it hang (a lock held at the fork, say)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung")
+
+
+@pytest.mark.parametrize("child_does", ["wait", "poll", "drop"])
+def test_a_forked_child_leaves_the_parents_statuses_alone(
+    running: lxcpy.Container, child_does: str
+) -> None:
+    import gc
+
+    from lxcpy import _helper
+
+    procs = [running.popen(["sh", "-c", f"sleep 1; exit {code}"]) for code in (7, 8, 9)]
+    helper = _helper.current_pid()
+    pid = os.fork()
+    if pid == 0:  # the child: os._exit() whatever happens
+        code = 99
+        try:
+            if child_does == "wait":
+                # As subprocess: not its children, status 0 at once.
+                t0 = time.monotonic()
+                codes = [p.wait(timeout=5) for p in procs]
+                code = 0 if codes == [0, 0, 0] and time.monotonic() - t0 < 0.9 else 1
+            elif child_does == "poll":
+                deadline = time.monotonic() + 2
+                seen = set()
+                while time.monotonic() < deadline:
+                    seen.update(p.poll() for p in procs)
+                    time.sleep(0.05)
+                code = 0 if seen == {0} else 2
+            else:
+                del procs[:]
+                gc.collect()
+                time.sleep(2)  # while they exit, and their status comes
+                code = 0
+        finally:
+            os._exit(code)
+    status = _wait_forked(pid)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [p.wait(timeout=30) for p in procs] == [7, 8, 9]
+    assert _helper.current_pid() == helper
+    # And the parent can go on (its helper alive and answering).
+    assert running.run(["sh", "-c", "exit 5"]).returncode == 5
+    assert _helper.current_pid() == helper
+    if helper is not None:
+        assert _helper.helper_pid() == helper
+
+
+def test_a_forked_child_can_run_its_own(running: lxcpy.Container) -> None:
+    # The child's own processes are its own: waited for normally.
+    p = running.popen(["sh", "-c", "sleep 0.5; exit 3"])
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            r = running.run(["sh", "-c", "exit 4"])
+            code = r.returncode
+        finally:
+            os._exit(code)
+    status = _wait_forked(pid)
+    assert os.waitstatus_to_exitcode(status) == 4
+    assert p.wait(timeout=30) == 3
+
+
+def test_a_forked_child_reaps_its_own_orphans(running: lxcpy.Container) -> None:
+    # The parent's reaper thread is busy at the fork (a dropped Process
+    # still running): the child has no such thread, and must start its own
+    # for the Processes it drops.
+    from helpers import zombies
+
+    from lxcpy.process import _reaper
+
+    running.popen(["sleep", "3"])  # dropped at once: the reaper's
+    assert _reaper.pending() == 1
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            assert _reaper.pending() == 0  # the parent's orphan is not ours
+            running.popen(["true"])  # ours, dropped
+            deadline = time.monotonic() + 10
+            while (_reaper.pending() or zombies()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            code = 0 if not _reaper.pending() and not zombies() else 3
+        except BaseException:
+            code = 4
+        finally:
+            os._exit(code)
+    status = _wait_forked(pid)
+    assert os.waitstatus_to_exitcode(status) == 0
+    deadline = time.monotonic() + 15
+    while _reaper.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _reaper.pending() == 0
