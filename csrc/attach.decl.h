@@ -33,6 +33,9 @@ struct lxcpy_attach_opts {
 	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
 	char *initial_cwd;     /* liblxc's initial_cwd; NULL: the caller's cwd */
 	int reset_sigmask;     /* unblock every signal in the child (lxcpy-helper) */
+	int init_pid;          /* the container's init as the caller knows it, or 0 */
+	unsigned long long init_dev; /* fstat() of the caller's pidfd of it, */
+	unsigned long long init_ino; /* or 0 */
 };
 
 /* Run argv (PATH search in the attached environment) in the container; no

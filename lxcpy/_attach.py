@@ -194,10 +194,16 @@ def spawn(
                     sent = _helper_attach(op, send)
                 if sent is not None:
                     rc, pid, remote = sent
-                elif callable(target):
-                    rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
                 else:
-                    rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
+                    # What a failed attach leaves open of the init is closed:
+                    # known by what the kept pidfd of it is.
+                    known = _attachable.init_id(c)
+                    if callable(target):
+                        rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w,
+                                                   target, init_pid, known)
+                    else:
+                        rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w,
+                                                  target, init_pid, known)
                 if err_w >= 0:
                     close(err_w)
                     err_w = -1

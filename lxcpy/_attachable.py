@@ -28,7 +28,7 @@ from lxcpy.state import State
 if TYPE_CHECKING:
     from lxcpy.container import Container
 
-__all__ = ["check", "exiting", "init_exited", "release"]
+__all__ = ["check", "exiting", "init_exited", "init_id", "release"]
 
 # (path, what a frozen one contains; None: frozen unless it reads THAWED)
 FreezeFile = tuple[str, "str | None"]
@@ -235,6 +235,17 @@ def exiting(pid: int) -> bool:
         return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & _PF_EXITING)
     except (IndexError, ValueError):
         return False
+
+
+def init_id(c: Container) -> tuple[int, int]:
+    """(st_dev, st_ino) of the pidfd this Container keeps of its init, or
+    (0, 0). (Under the lock: a kept one is closed only once removed.)"""
+    with _lock:
+        init = _inits.get(c)
+        if init is None or init.pidfd < 0:
+            return 0, 0
+        st = os.fstat(init.pidfd)
+        return st.st_dev, st.st_ino
 
 
 def init_exited(c: Container) -> bool:

@@ -5,6 +5,7 @@ attaches, and Processes inherited through os.fork()."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -282,3 +283,56 @@ def test_a_forked_child_reaps_its_own_orphans(running: lxcpy.Container) -> None:
     while _reaper.pending() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _reaper.pending() == 0
+
+
+def _fd_count(pid: int | str) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _fd_links(pid: int | str) -> list[str]:
+    """What pid has open (for the message of a failed assert)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = f.read().split("\n")[1]
+            out.append(f"{fd} {link} {flags} me={os.getpid()}")
+    return out
+
+
+def _settled(count: object, want: int, timeout: float = 10) -> int:
+    """count() once it is at most want, or its last value after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = count()  # type: ignore[operator]
+        if n <= want or time.monotonic() > deadline:
+            return int(n)
+        time.sleep(0.1)
+
+
+def test_runs_racing_stop_leak_no_fd(running: lxcpy.Container) -> None:
+    import gc
+
+    from lxcpy import _helper
+    from lxcpy.process import _reaper
+
+    running.run(["true"])
+    helper = _helper.current_pid()
+    gc.collect()
+    mine = _fd_count("self")
+    theirs = _fd_count(helper) if helper is not None else 0
+    c = lxcpy.Container(running.name, running.lxcpath)
+    try:
+        errors = _race_stop(c, 6)
+    finally:
+        c.close()
+    assert errors.get("NotRunningError")
+    running.start()
+    running.run(["true"])  # a request: the helper looks at what it keeps
+    _settled(_reaper.pending, 0)
+    gc.collect()
+    assert _settled(lambda: _fd_count("self"), mine) == mine, "\n".join(_fd_links("self"))
+    if helper is not None:
+        assert _helper.current_pid() == helper
+        assert _settled(lambda: _fd_count(helper), theirs) == theirs, "\n".join(_fd_links(helper))
