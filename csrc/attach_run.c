@@ -52,7 +52,8 @@ char **lxcpy_environ(void)
  * thread that only waits on a semaphore, started and joined around the
  * call. Should the thread not start, and the process be single-threaded,
  * lxcpy closes the pidfds that appeared during the call (no other thread
- * can have opened them). */
+ * can have opened them), and the other fds a failed attach leaves (below).
+ * An attach that fails leaks more: see "what a failed attach leaves". */
 
 struct leak_guard {
 	pthread_t thread;
