@@ -15,8 +15,8 @@
 struct lxcpy_attach_opts {
 	int namespaces;        /* CLONE_NEW* mask; -1: those of the container */
 	long personality;      /* -1: the container's */
-	int uid;               /* -1: liblxc's default (root, or init's in a userns) */
-	int gid;
+	long uid;              /* -1: liblxc's default (root, or init's in a userns); */
+	long gid;              /* else 0 .. 2**32 - 2 ((uid_t)-1 is no id) */
 	int move_to_cgroup;
 	int drop_capabilities;
 	int no_new_privs;
@@ -33,6 +33,9 @@ struct lxcpy_attach_opts {
 	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
 	char *initial_cwd;     /* liblxc's initial_cwd; NULL: the caller's cwd */
 	int reset_sigmask;     /* unblock every signal in the child (lxcpy-helper) */
+	int init_pid;          /* the container's init as the caller knows it, or 0 */
+	unsigned long long init_dev; /* fstat() of the caller's pidfd of it, */
+	unsigned long long init_ino; /* or 0 */
 };
 
 /* Run argv (PATH search in the attached environment) in the container; no

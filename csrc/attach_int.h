@@ -17,6 +17,11 @@ int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o);
 /* c->attach() with o translated, the init pidfd leak guarded. */
 int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		    lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid);
+/* Held around opening a pidfd of a container's init, while no attach is
+ * under way (a failed attach closes the ones of its init that appeared
+ * meanwhile: not these). */
+void lxcpy_attach_fds_hold(void);
+void lxcpy_attach_fds_release(void);
 /* This process has a second thread for good (lxcpy-helper): no attach
  * needs a guard thread of its own. */
 void lxcpy_attach_always_threaded(void);

@@ -15,9 +15,12 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,7 +52,8 @@ char **lxcpy_environ(void)
  * thread that only waits on a semaphore, started and joined around the
  * call. Should the thread not start, and the process be single-threaded,
  * lxcpy closes the pidfds that appeared during the call (no other thread
- * can have opened them). */
+ * can have opened them), and the other fds a failed attach leaves (below).
+ * An attach that fails leaks more: see "what a failed attach leaves". */
 
 struct leak_guard {
 	pthread_t thread;
@@ -210,6 +214,11 @@ static void guard_start(struct leak_guard *g)
 	}
 }
 
+struct context_kind;
+static int context_fd(int fd, const struct context_kind *k);
+
+static const struct context_kind *every_pidfd_kind(void);
+
 static void guard_stop(struct leak_guard *g)
 {
 	int saved = errno;
@@ -228,13 +237,225 @@ static void guard_stop(struct leak_guard *g)
 				j++;
 			if (j < g->nfds && g->fds[j] == now[i])
 				continue;
-			if (is_pidfd(now[i]))
+			/* Single-threaded: all new ones are liblxc's. */
+			if (context_fd(now[i], every_pidfd_kind()))
 				close(now[i]);
 		}
 		free(now);
 		free(g->fds);
 	}
 	errno = saved;
+}
+
+/* -- what a failed attach leaves open ----------------------------------------
+ *
+ * liblxc 5.0.2's attach leaks fds in the caller when it fails (a container
+ * stopping meanwhile): its attach context's O_PATH fd on /proc/self is
+ * closed only on the success path (put_attach_context never closes it),
+ * the init's pidfd is left open when get_attach_context fails after
+ * fetching it, and so on. lxcpy closes what appeared during a failed call
+ * and is what liblxc's attach context opens:
+ *
+ * - In lxcpy-helper, whose only other thread opens nothing but a procfs
+ *   regular file (the caller's status): pidfds, procfs directories and
+ *   namespace files.
+ * - In-process, where other threads open fds at any time: O_PATH procfs
+ *   directories, and pidfds of the container's init only (Python opens
+ *   pidfds of its own); one attach at a time (attach_fds, as in the
+ *   helper, which attaches one at a time too), since another attach's fds
+ *   of the same kinds would look new, or reuse a number seen before.
+ *   lxcpy opens its own pidfds of an init under the same lock. */
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+static pthread_rwlock_t attach_fds; /* taken for writing only: a mutex */
+static pthread_once_t attach_fds_once = PTHREAD_ONCE_INIT;
+
+static void attach_fds_init_child(void);
+
+static void attach_fds_init(void)
+{
+	pthread_rwlockattr_t attr;
+	static int forks_known;
+
+	pthread_rwlockattr_init(&attr);
+	/* A clean-up waits for the attaches in flight, not for all to come. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&attach_fds, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (!forks_known) {
+		forks_known = 1;
+		/* A forked child has no attach in flight, whatever the parent had. */
+		pthread_atfork(NULL, NULL, attach_fds_init_child);
+	}
+}
+
+static void attach_fds_init_child(void)
+{
+	attach_fds_init();
+}
+
+void lxcpy_attach_fds_hold(void)
+{
+	pthread_once(&attach_fds_once, attach_fds_init);
+	/* Exclusive: an attach under way would take such a pidfd for its own. */
+	pthread_rwlock_wrlock(&attach_fds);
+}
+
+void lxcpy_attach_fds_release(void)
+{
+	pthread_rwlock_unlock(&attach_fds);
+}
+
+#ifndef ANON_INODE_FS_MAGIC
+#define ANON_INODE_FS_MAGIC 0x09041934
+#endif
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
+/* What a clean-up closes: every pidfd, procfs directory and namespace
+ * file (pidfds 1), or (pidfds 2) only O_PATH procfs directories and the
+ * pidfds of one init: the same pidfs inode, or (no pidfs) the same pid. */
+struct context_kind {
+	int pidfds;
+	pid_t init;
+	int pidfs;
+	dev_t dev;
+	ino_t ino;
+};
+
+static pid_t pidfd_pid(int fd)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nPid:\t");
+	return p ? (pid_t)atoi(p + 6) : 0;
+}
+
+/* The init's identity: the caller's fstat() of its pidfd of it (which
+ * still names it once it is reaped; compared with pidfs pidfds only),
+ * else a pidfd opened now. */
+static void init_identity(struct context_kind *k, const struct lxcpy_attach_opts *o)
+{
+	struct statfs sf;
+	struct stat st;
+	int fd;
+
+	k->init = o->init_pid;
+	if (o->init_ino) {
+		k->pidfs = 1;
+		k->dev = (dev_t)o->init_dev;
+		k->ino = (ino_t)o->init_ino;
+		return;
+	}
+	if (o->init_pid <= 0)
+		return;
+	fd = (int)syscall(SYS_pidfd_open, o->init_pid, 0);
+	if (fd < 0)
+		return;
+	if (fstatfs(fd, &sf) == 0 && sf.f_type == PID_FS_MAGIC && fstat(fd, &st) == 0) {
+		k->pidfs = 1;
+		k->dev = st.st_dev;
+		k->ino = st.st_ino;
+	}
+	close(fd);
+}
+
+static int context_fd(int fd, const struct context_kind *k)
+{
+	struct statfs sf;
+	struct stat st;
+
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return 0;
+	if (sf.f_type == NSFS_MAGIC)
+		return k->pidfds == 1;
+	if (sf.f_type == PROC_SUPER_MAGIC && S_ISDIR(st.st_mode))
+		return k->pidfds == 1 || (fcntl(fd, F_GETFL) & O_PATH);
+	if (!k->pidfds || (sf.f_type != PID_FS_MAGIC && sf.f_type != ANON_INODE_FS_MAGIC) ||
+	    !is_pidfd(fd))
+		return 0;
+	if (k->pidfds == 1)
+		return 1;
+	if (k->pidfs && sf.f_type == PID_FS_MAGIC)
+		return st.st_dev == k->dev && st.st_ino == k->ino;
+	return k->init > 0 && pidfd_pid(fd) == k->init;
+}
+
+static const struct context_kind *every_pidfd_kind(void)
+{
+	static const struct context_kind every = {.pidfds = 1};
+
+	return &every;
+}
+
+struct open_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The open fds of the kinds liblxc's attach context opens, sorted, with
+ * what they are (another thread may close one meanwhile, and liblxc's next
+ * fd take its number). The count, or -1. */
+static int list_context_fds(struct open_fd **out, const struct context_kind *k)
+{
+	int *fds = NULL;
+	int n = list_fds(&fds), m = 0;
+	struct stat st;
+
+	*out = NULL;
+	if (n < 0)
+		return -1;
+	*out = malloc(((size_t)n + 1) * sizeof(**out));
+	if (!*out) {
+		free(fds);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!context_fd(fds[i], k) || fstat(fds[i], &st) < 0)
+			continue;
+		(*out)[m].fd = fds[i];
+		(*out)[m].dev = st.st_dev;
+		(*out)[m].ino = st.st_ino;
+		m++;
+	}
+	free(fds);
+	return m;
+}
+
+/* Close the fds of those kinds open now that were not open before. */
+static void close_new(const struct open_fd *before, int nbefore, const struct context_kind *k)
+{
+	struct open_fd *now = NULL;
+	int n = list_context_fds(&now, k);
+
+	for (int i = 0, j = 0; i < n; i++) {
+		while (j < nbefore && before[j].fd < now[i].fd)
+			j++;
+		if (j < nbefore && before[j].fd == now[i].fd && before[j].dev == now[i].dev &&
+		    before[j].ino == now[i].ino)
+			continue;
+		close(now[i].fd);
+	}
+	free(now);
 }
 
 /* -- the attached child ---------------------------------------------------- */
@@ -256,12 +477,82 @@ void lxcpy_attach_report(int fd, int stage, int err)
 	}
 }
 
+/* The extra variables (NAME=value) put over environ as liblxc's putenv()
+ * loop would (last one wins; a name already there keeps its place), in
+ * linear time: putenv() scans the whole environment each time, which is
+ * quadratic in the number of variables. A hash of the names, by index. */
+
+static size_t name_len(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq ? (size_t)(eq - s) : strlen(s);
+}
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static void put_extra_env(char **extra)
+{
+	size_t nenv = 0, nextra = 0, n, mask = 15;
+	size_t *slots;
+	char **out;
+
+	if (!extra)
+		return;
+	while (environ && environ[nenv])
+		nenv++;
+	while (extra[nextra])
+		nextra++;
+	while (mask < 2 * (nenv + nextra))
+		mask = mask * 2 + 1;
+	out = malloc((nenv + nextra + 1) * sizeof(char *));
+	slots = calloc(mask + 1, sizeof(size_t)); /* index + 1; 0: empty */
+	if (!out || !slots) {
+		free(out);
+		free(slots);
+		for (size_t i = 0; i < nextra; i++)
+			putenv(extra[i]);
+		return;
+	}
+	n = 0;
+	for (size_t k = 0; k < nenv + nextra; k++) {
+		char *s = k < nenv ? environ[k] : extra[k - nenv];
+		size_t len = name_len(s);
+		size_t i = name_hash(s, len) & mask;
+
+		for (; slots[i]; i = (i + 1) & mask) {
+			const char *t = out[slots[i] - 1];
+			if (name_len(t) == len && !memcmp(t, s, len))
+				break;
+		}
+		if (!slots[i]) {
+			out[n] = s;
+			slots[i] = ++n;
+		} else if (k >= nenv) {
+			out[slots[i] - 1] = s; /* putenv() replaces the first one */
+		} else {
+			out[n++] = s; /* a duplicate in environ stays, unseen */
+		}
+	}
+	out[n] = NULL;
+	free(slots);
+	environ = out;
+}
+
 /* Put the caller's fds on 0-2 (liblxc set up /dev/null or lxcpy's own
  * pipes there) and change directory. Every child_fd is >= 3 (the parent
  * sees to it), so the dup2()s cannot clobber each other. Returns the
  * failing stage, or 0. */
 int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o)
 {
+	put_extra_env(o->extra_env);
 	for (int i = 0; i < 3; i++) {
 		if (o->child_fds[i] < 0)
 			continue;
@@ -366,6 +657,9 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 {
 	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
 	struct leak_guard guard;
+	struct open_fd *before = NULL;
+	int before_n = -1;
+	struct context_kind kind = {0};
 	gid_t *groups = NULL;
 	pid_t attached = -1;
 	int devnull = -1, ret, saved;
@@ -385,7 +679,8 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		opts.attach_flags |= LXC_ATTACH_REMOUNT_PROC_SYS;
 	opts.initial_cwd = o->initial_cwd;
 	opts.env_policy = o->clear_env ? LXC_ATTACH_CLEAR_ENV : LXC_ATTACH_KEEP_ENV;
-	opts.extra_env_vars = o->extra_env;
+	/* Put in place by lxcpy in the child: liblxc's way is quadratic. */
+	opts.extra_env_vars = NULL;
 	opts.extra_keep_env = o->keep_env;
 	if (o->lsm_label) {
 		opts.attach_flags |= LXC_ATTACH_LSM_LABEL;
@@ -422,10 +717,28 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	opts.stderr_fd = o->lxc_fds[2] >= 0 ? o->lxc_fds[2] : devnull;
 
 	e->o = o;
+	pthread_once(&attach_fds_once, attach_fds_init);
 	guard_start(&guard);
+	/* The fds before the call (the fd fallback has its own list). */
+	if (guard.kind != 2) {
+		if (!kept_threaded)
+			pthread_rwlock_wrlock(&attach_fds);
+		/* In-process, Python opens pidfds too: only those of the init. */
+		kind.pidfds = kept_threaded ? 1 : 2;
+		if (!kept_threaded)
+			init_identity(&kind, o);
+		before_n = list_context_fds(&before, &kind);
+	}
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
+	if (guard.kind != 2) {
+		if ((ret < 0 || attached <= 0) && before_n >= 0)
+			close_new(before, before_n, &kind);
+		if (!kept_threaded)
+			pthread_rwlock_unlock(&attach_fds);
+		free(before);
+	}
 	guard_stop(&guard);
 
 	free(groups);

@@ -125,6 +125,14 @@ struct lxcpy_handle *lxcpy_handle_wrap(struct lxc_container *c)
 	h->logfd = memfd_create("lxcpy-log", MFD_CLOEXEC);
 	if (h->logfd < 0)
 		goto fail;
+	{
+		/* Held for as long as the memfd is open here (or in a fork):
+		 * lxcpy-helper drops the handle it keeps for this one once the
+		 * lock is gone (see attach_handle in csrc/helper/main.c). */
+		struct flock alive = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+
+		fcntl(h->logfd, F_OFD_SETLK, &alive);
+	}
 	if (lxcpy_log_attach(h) < 0)
 		goto fail;
 	return h;

@@ -7,6 +7,8 @@
 #include "lxcpy_shim.h"
 #include "core.decl.h"
 #include "extra.decl.h"
+#include "attach.decl.h"
+#include "attach_int.h"
 
 /* -- cgroups ---------------------------------------------------------- */
 
@@ -220,8 +222,13 @@ static int fd_or_errno(int fd)
 int lxcpy_init_pidfd(struct lxc_container *c)
 {
 #if LXCPY_HAS_PIDFD
+	int fd;
+
+	lxcpy_attach_fds_hold();
 	errno = 0;
-	return fd_or_errno(c->init_pidfd(c));
+	fd = fd_or_errno(c->init_pidfd(c));
+	lxcpy_attach_fds_release();
+	return fd;
 #else
 	return -ENOSYS;
 #endif

@@ -182,8 +182,9 @@ int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath
 	fixed[ATTACH_NAMESPACES] = o->namespaces;
 	fixed[ATTACH_PERSONALITY] = (int32_t)(uint32_t)(unsigned long)o->personality;
 	fixed[ATTACH_HAS_PERSONALITY] = o->personality >= 0;
-	fixed[ATTACH_UID] = o->uid;
-	fixed[ATTACH_GID] = o->gid;
+	/* uid_t on the wire; (uid_t)-1, no id, is liblxc's default. */
+	fixed[ATTACH_UID] = o->uid < 0 ? -1 : (int32_t)(uint32_t)o->uid;
+	fixed[ATTACH_GID] = o->gid < 0 ? -1 : (int32_t)(uint32_t)o->gid;
 	fixed[ATTACH_FLAGS] = flags;
 	fixed[ATTACH_HAS_CALLER_CWD] = caller_cwd != NULL;
 	fixed[ATTACH_HAS_CWD] = o->cwd != NULL;
@@ -471,8 +472,8 @@ int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
 
 	o->namespaces = in[ATTACH_NAMESPACES];
 	o->personality = in[ATTACH_HAS_PERSONALITY] ? (long)(uint32_t)in[ATTACH_PERSONALITY] : -1;
-	o->uid = in[ATTACH_UID];
-	o->gid = in[ATTACH_GID];
+	o->uid = in[ATTACH_UID] == -1 ? -1 : (long)(uint32_t)in[ATTACH_UID];
+	o->gid = in[ATTACH_GID] == -1 ? -1 : (long)(uint32_t)in[ATTACH_GID];
 	o->move_to_cgroup = !!(in[ATTACH_FLAGS] & ATTACH_F_MOVE_TO_CGROUP);
 	o->drop_capabilities = !!(in[ATTACH_FLAGS] & ATTACH_F_DROP_CAPS);
 	o->no_new_privs = !!(in[ATTACH_FLAGS] & ATTACH_F_NO_NEW_PRIVS);
@@ -481,6 +482,9 @@ int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
 	o->ngroups = ngroups;
 	/* The ints are 4-byte aligned (lxcpy_hunpack). */
 	o->groups = (unsigned int *)(uintptr_t)(in + ATTACH_NFIXED);
+	for (int32_t i = 0; i < ngroups; i++)
+		if (o->groups[i] == (unsigned int)-1) /* (gid_t)-1 is no group */
+			goto bad;
 	for (int i = 0; i < 3; i++) {
 		int32_t lx = in[ATTACH_LXC_FD0 + i], ch = in[ATTACH_CHILD_FD0 + i];
 		o->lxc_fds[i] = lx < 0 ? -1 : fds[lx];

@@ -92,6 +92,15 @@ _pools: weakref.WeakKeyDictionary[Container, list[_Lease]] = weakref.WeakKeyDict
 _pools_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # Another thread of the parent may have held it at the fork.
+    global _pools_lock
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _lease(c: Container) -> _Lease:
     key = (c.name, c.lxcpath)
     with _pools_lock:
@@ -189,21 +198,28 @@ def spawn(
                     sent = _helper_attach(op, send)
                 if sent is not None:
                     rc, pid, remote = sent
-                elif callable(target):
-                    rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w, target)
                 else:
-                    rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w, target)
+                    # What a failed attach leaves open of the init is closed:
+                    # known by what the kept pidfd of it is.
+                    known = _attachable.init_id(c)
+                    if callable(target):
+                        rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w,
+                                                   target, init_pid, known)
+                    else:
+                        rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w,
+                                                  target, init_pid, known)
                 if err_w >= 0:
                     close(err_w)
                     err_w = -1
                 p.close_temp()
                 if rc < 0:
-                    op.fail("liblxc could not attach a process to the container")
+                    _fail(op, c, init_pid, "liblxc could not attach a process to the container")
                 reports = _read_reports(err_r)
                 stages = [s for s, _ in reports]
                 if STAGE_READY not in stages:
                     code = _reap(pid, remote)
-                    op.fail(f"liblxc could not set up the attached process ({_how(code)})")
+                    why = f"liblxc could not set up the attached process ({_how(code)})"
+                    _fail(op, c, init_pid, why)
                 failed = [(s, e) for s, e in reports if s != STAGE_READY]
                 if failed:
                     _reap(pid, remote)
@@ -230,6 +246,24 @@ def spawn(
         errors=errors,
         remote=remote,
     )
+
+
+def _fail(op: Operation, c: Container, init_pid: int, message: str) -> NoReturn:
+    """An attach failed: NotRunningError when the container stopped
+    meanwhile (its init exiting or gone: liblxc then says anything, such as
+    "Cannot allocate memory - Failed to clone attached process"), else
+    AttachError; with liblxc's reason in the details either way."""
+    if (
+        _attachable.init_exited(c)
+        or (init_pid > 0 and _attachable.exiting(init_pid))
+        or _ffi.state(op.handle) not in _ALIVE
+    ):
+        op.fail(f"the container stopped while attaching ({message})", error=NotRunningError)
+    op.fail(message)
+
+
+# States in which a container has an init to attach to.
+_ALIVE = ("RUNNING", "FROZEN", "FREEZING", "THAWED")
 
 
 def _helper_attach(

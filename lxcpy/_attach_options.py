@@ -69,11 +69,15 @@ def _env_key(key: Any, what: str) -> bytes:
     return data
 
 
+# uid_t and gid_t: (uid_t)-1 means "no id" to the kernel and to liblxc.
+_NO_ID = 0xFFFFFFFF
+
+
 def _id_spec(value: Any, what: str) -> UserSpec:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(f"{what} must be an int or a name, not {type(value).__name__}")
     if isinstance(value, int):
-        if not 0 <= value < 0xFFFFFFFF:
+        if not 0 <= value < _NO_ID:
             raise ValueError(f"{what} out of range: {value}")
         return value
     _validate.text(value, what)
@@ -248,24 +252,40 @@ def resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
     return _resolve(o, init_pid)
 
 
+def _file_id(row: list[str], field: int, spec: UserSpec, file: str) -> int:
+    """The id in a row of the container's passwd or group file: a uid_t
+    or gid_t, else ValueError (the file is the container's: untrusted)."""
+    text = row[field] if len(row) > field else ""
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) < _NO_ID:
+        raise ValueError(f"invalid id for {spec!r} in the container's /etc/{file}: {text!r}")
+    return int(text)
+
+
 def _resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
     uid = gid = -1
     if o.user is not None:
         row = lookup(db(init_pid, "passwd"), o.user, "user", "passwd")
-        uid = o.user if isinstance(o.user, int) else int(row[2]) if row else -1
-        if row is not None and len(row) > 3 and row[3].isdigit():
-            gid = int(row[3])
+        if isinstance(o.user, int):
+            uid = o.user
+        elif row is not None:
+            uid = _file_id(row, 2, o.user, "passwd")
+        primary = row[3] if row is not None and len(row) > 3 else ""
+        if primary.isascii() and primary.isdigit() and int(primary) < _NO_ID:
+            gid = int(primary)
     if o.group is not None or o.groups:
         grp = db(init_pid, "group")
     if o.group is not None:
         row = lookup(grp, o.group, "group", "group")
-        gid = o.group if isinstance(o.group, int) else int(row[2]) if row else -1
+        if isinstance(o.group, int):
+            gid = o.group
+        else:
+            gid = _file_id(row, 2, o.group, "group") if row is not None else -1
     groups = None
     if o.groups is not None:
         groups = []
         for g in o.groups:
             row = lookup(grp, g, "group", "group") if isinstance(g, str) else None
-            groups.append(g if isinstance(g, int) else int(row[2]) if row else 0)
+            groups.append(g if isinstance(g, int) else _file_id(row, 2, g, "group") if row else 0)
     return _ffi.AttachOptions(
         namespaces=o.namespaces,
         personality=o.personality,

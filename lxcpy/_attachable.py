@@ -28,7 +28,7 @@ from lxcpy.state import State
 if TYPE_CHECKING:
     from lxcpy.container import Container
 
-__all__ = ["check", "release"]
+__all__ = ["check", "exiting", "init_exited", "init_id", "release"]
 
 # (path, what a frozen one contains; None: frozen unless it reads THAWED)
 FreezeFile = tuple[str, "str | None"]
@@ -227,6 +227,41 @@ def check(c: Container) -> int:
         _raise_frozen(c, state)
     why = "not running" if _ffi.is_defined(h) else "not defined"
     raise NotRunningError(f"the container is {why}", container=c.name, operation="attach")
+
+
+_PF_EXITING = 0x4
+
+
+def exiting(pid: int) -> bool:
+    """Whether pid is exiting or gone (an init exiting waits for the rest
+    of its pid namespace to die, and no process can join it meanwhile)."""
+    text = _read(f"/proc/{pid}/stat")
+    if text is None:
+        return True
+    fields = text[text.rfind(b")") + 2 :].split()
+    try:
+        return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & _PF_EXITING)
+    except (IndexError, ValueError):
+        return False
+
+
+def init_id(c: Container) -> tuple[int, int]:
+    """(st_dev, st_ino) of the pidfd this Container keeps of its init, or
+    (0, 0). (Under the lock: a kept one is closed only once removed.)"""
+    with _lock:
+        init = _inits.get(c)
+        if init is None or init.pidfd < 0:
+            return 0, 0
+        st = os.fstat(init.pidfd)
+        return st.st_dev, st.st_ino
+
+
+def init_exited(c: Container) -> bool:
+    """Whether the init this Container last knew of has exited (False
+    when it knew of none)."""
+    with _lock:
+        init = _inits.get(c)
+        return init is not None and not init.alive()
 
 
 def release(c: Container) -> None:

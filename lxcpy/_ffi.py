@@ -572,10 +572,17 @@ def attach_run(
     child_fds: Sequence[int],
     errfd: int,
     argv: list[bytes],
+    init_pid: int = 0,
+    init_id: tuple[int, int] = (0, 0),
 ) -> tuple[int, int]:
-    """Execute argv (argv[0] searched in PATH) attached to the container.
-    Returns (0, pid) or (-errno, -1). The GIL is released meanwhile."""
+    """Execute argv (argv[0] searched in PATH) attached to the container
+    (whose init is init_pid, init_id the (st_dev, st_ino) of a pidfd of it,
+    if known: what a failed attach leaves of it is closed). Returns (0, pid)
+    or (-errno, -1). The GIL is released
+    meanwhile."""
     p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p.init_pid = init_pid
+    p.init_dev, p.init_ino = init_id
     cargv, _strings = _argv(argv)
     pid = ffi.new("int *")
     rc = lib.lxcpy_attach_run(h.c, p, cargv[0], cargv, pid)
@@ -589,11 +596,15 @@ def attach_call(
     child_fds: Sequence[int],
     errfd: int,
     child: Callable[[], int],
+    init_pid: int = 0,
+    init_id: tuple[int, int] = (0, 0),
 ) -> tuple[int, int]:
     """Fork a child attached to the container that calls ``child()``
     (which should not return: it ends with os._exit). Returns (0, pid) or
     (-errno, -1)."""
     p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p.init_pid = init_pid
+    p.init_dev, p.init_ino = init_id
     handle = ffi.new_handle(child)
     pid = ffi.new("int *")
     rc = lib.lxcpy_attach_call(h.c, p, handle, pid)

@@ -14,6 +14,11 @@ status is lost: waiting raises ``ExitStatusLostError``.
 
 A Process dropped before it was waited for is handed to a background
 reaper, so no zombie is left behind (and no fd).
+
+After ``os.fork()``, the child's copies of the parent's Processes are not
+its children: as with ``subprocess.Popen``, waiting for one there returns
+0 at once (its status is not the child's to take), and dropping one does
+nothing; the parent's statuses, and its helper, are left alone.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ def _wait_readable(fd: int, left: float | None) -> None:
     poller.poll(min(_WAIT_SLICE_MS, ms))
 
 
+# Bumped in a forked child: a _Child or _RemoteChild made in another
+# generation belongs to the parent (never reaped, nor its socket read, here).
+_generation = 0
+
+
 def _status(si_code: int, si_status: int) -> int:
     if si_code == os.CLD_EXITED:
         return si_status
@@ -64,12 +74,13 @@ class _Child:
     """The part of a Process the reaper needs: pid, pidfd, exit status.
     It holds no reference to the Process, so a finalizer can own it."""
 
-    __slots__ = ("lock", "pid", "pidfd", "returncode")
+    __slots__ = ("generation", "lock", "pid", "pidfd", "returncode")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self.lock = threading.Lock()
+        self.generation = _generation
         try:
             self.pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -84,6 +95,8 @@ class _Child:
 
     def try_reap(self) -> int | None:
         """Reap without blocking; the exit code, or None while it runs."""
+        if self.generation != _generation:
+            return _not_ours(self)
         with self.lock:
             if self.returncode is not None:
                 return self.returncode
@@ -129,7 +142,8 @@ class _Child:
                 delay = min(delay * 2, 0.05)
 
     def send_signal(self, sig: int) -> None:
-        with self.lock:
+        # In a forked child, without the lock (see _not_ours).
+        with self.lock if self.generation == _generation else contextlib.nullcontext():
             if self.returncode is not None:
                 return
             with contextlib.suppress(ProcessLookupError):
@@ -143,7 +157,10 @@ class _Child:
         return self.pidfd
 
     def close(self) -> None:
-        """Give up on it (the reaper, after a lost status)."""
+        """Give up on it (the reaper, after a lost status; a forked child)."""
+        fd, self.pidfd = self.pidfd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 # What try_reap makes of a helper that is gone: no DONE reply.
@@ -155,10 +172,11 @@ class _RemoteChild:
     status arrives on the request's socket (a DONE reply); signals go
     through the pidfd the helper sent. Same interface as _Child."""
 
-    __slots__ = ("fd", "lock", "lost", "pid", "pidfd", "remote", "returncode")
+    __slots__ = ("fd", "generation", "lock", "lost", "pid", "pidfd", "remote", "returncode")
 
     def __init__(self, pid: int, remote: _helper.Remote) -> None:
         self.pid = pid
+        self.generation = _generation
         self.fd = remote.fd  # the request's socket; -1 once closed
         self.pidfd = remote.pidfd
         self.remote = remote
@@ -184,6 +202,8 @@ class _RemoteChild:
         return self.fd
 
     def try_reap(self) -> int | None:
+        if self.generation != _generation:
+            return _not_ours(self)
         with self.lock:
             if self.returncode is not None:
                 return self.returncode
@@ -220,11 +240,24 @@ class _RemoteChild:
             _wait_readable(fd, left)
 
     def send_signal(self, sig: int) -> None:
-        with self.lock:
+        # In a forked child, without the lock (see _not_ours).
+        with self.lock if self.generation == _generation else contextlib.nullcontext():
             if self.returncode is not None or self.pidfd < 0:
                 return
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(self.pidfd, sig)
+
+
+def _not_ours(child: _Child | _RemoteChild) -> int:
+    """In a forked child, a process of the parent's: what subprocess says
+    of a process that is not a child (ECHILD): 0. Its fds (the child's
+    copies) are closed; the reply socket is never read here: its status is
+    the parent's. No lock is taken (another thread of the parent may have
+    held it at the fork)."""
+    if child.returncode is None:
+        child.returncode = 0
+    child.close()
+    return child.returncode
 
 
 class _Reaper:
@@ -267,6 +300,15 @@ class _Reaper:
         with self._lock:
             return len(self._children)
 
+    def after_fork_in_child(self) -> None:
+        """The parent's orphans are not the child's to reap; its thread
+        is gone and its lock may have been held."""
+        children, self._children = self._children, []
+        self._lock = threading.Lock()
+        self._thread = None
+        for child in children:
+            child.close()
+
 
 def _reaped(child: _Child | _RemoteChild) -> bool:
     """Whether the reaper is done with child (reaped, or its status lost)."""
@@ -278,6 +320,15 @@ def _reaped(child: _Child | _RemoteChild) -> bool:
 
 
 _reaper = _Reaper()
+
+
+def _after_fork_in_child() -> None:
+    global _generation
+    _generation += 1
+    _reaper.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _orphaned(child: _Child | _RemoteChild) -> None:
@@ -464,8 +515,12 @@ class Process:
                         self._err.append(data)
 
     def _write_some(self, sel: selectors.BaseSelector) -> None:
+        # One PIPE_BUF per writable event, as subprocess does: a writable
+        # pipe has room for that much, and more could block (a program
+        # that writes more than it reads would then block on its stdout,
+        # which this thread is no longer reading: neither would go on).
         assert self.stdin is not None and self._input is not None
-        chunk = self._input[self._input_offset : self._input_offset + _PIPE_BUF * 16]
+        chunk = self._input[self._input_offset : self._input_offset + _PIPE_BUF]
         try:
             self._input_offset += os.write(self.stdin.fileno(), chunk)
         except BrokenPipeError:

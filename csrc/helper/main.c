@@ -356,13 +356,19 @@ static void worker_create(const struct lxcpy_hreq *r, const int *fds)
  * never waits for a pid it does not know).
  *
  * Handles are kept between requests, one per caller handle (identified by
- * its log memfd, whose copy the cached handle keeps as its log): the
- * same reuse, and the same configuration, as lxcpy's in-process attach. */
+ * its log memfd, which the cached handle reopens as its log): the same
+ * reuse, and the same configuration, as lxcpy's in-process attach. The
+ * caller holds an OFD read lock on each memfd for as long as it has it
+ * open (lxcpy_handle_wrap); the helper keeps its own open file on it (a
+ * probe, never the caller's) and drops a cached handle once the lock is
+ * gone: checked after every event, and each second while any is kept. */
 
 #define MAX_HANDLES 32
 
 struct cached {
 	struct lxcpy_handle h;
+	int probe;     /* our own open file on the caller's memfd, or -1 */
+	int lockable;  /* the caller's lock was seen: its end can be told */
 	dev_t dev;
 	ino_t ino;
 	char *name;
@@ -379,10 +385,42 @@ static void cached_drop(struct cached *e)
 		lxc_container_put(e->h.c);
 	if (e->h.logfd >= 0)
 		close(e->h.logfd);
+	if (e->probe >= 0)
+		close(e->probe);
 	free(e->name);
 	free(e->lxcpath);
 	memset(e, 0, sizeof(*e));
 	e->h.logfd = -1;
+	e->probe = -1;
+}
+
+/* Whether the caller still has the memfd open: its lock is there. */
+static int caller_holds(int probe)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+	if (fcntl(probe, F_OFD_GETLK, &fl) < 0)
+		return 1; /* cannot tell: keep it */
+	return fl.l_type != F_UNLCK;
+}
+
+/* Drop the cached handles whose caller handle is gone. Returns how many
+ * are left that can be told so (the main loop then wakes up to check). */
+static int sweep_handles(void)
+{
+	int left = 0;
+
+	for (int i = 0; i < MAX_HANDLES; i++) {
+		struct cached *e = &handles[i];
+
+		if (!e->h.c || !e->lockable)
+			continue;
+		if (caller_holds(e->probe))
+			left++;
+		else
+			cached_drop(e);
+	}
+	return left;
 }
 
 /* The cached handle for (name, lxcpath, log memfd); *logfd is taken over
@@ -390,6 +428,7 @@ static void cached_drop(struct cached *e)
 static struct lxc_container *attach_handle(const char *name, const char *lxcpath, int *logfd)
 {
 	struct cached *e, *lru = &handles[0];
+	char path[64];
 	struct stat st;
 
 	if (fstat(*logfd, &st) < 0)
@@ -427,6 +466,15 @@ static struct lxc_container *attach_handle(const char *name, const char *lxcpath
 		cached_drop(e);
 		errno = saved;
 		return NULL;
+	}
+	/* liblxc reopened the memfd for its log; the caller's open file is
+	 * not kept (it would hold the caller's lock), a probe of our own is. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->h.logfd);
+	e->probe = open(path, O_RDONLY | O_CLOEXEC);
+	e->lockable = e->probe >= 0 && caller_holds(e->probe);
+	if (e->lockable) {
+		close(e->h.logfd);
+		e->h.logfd = -1;
 	}
 	e->dev = st.st_dev;
 	e->ino = st.st_ino;
@@ -683,8 +731,10 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	children = calloc(MAX_CHILDREN, sizeof(*children));
-	for (int i = 0; i < MAX_HANDLES; i++)
+	for (int i = 0; i < MAX_HANDLES; i++) {
 		handles[i].h.logfd = -1;
+		handles[i].probe = -1;
+	}
 	/* 4-byte aligned, as lxcpy_hunpack wants. */
 	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
 	if (sfd < 0 || !children || !buf) {
@@ -701,7 +751,10 @@ int main(int argc, char **argv)
 	pfd[1].fd = sfd;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		/* Cached handles whose callers may let go: checked each second. */
+		int n = poll(pfd, 2, sweep_handles() ? 1000 : -1);
+
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
