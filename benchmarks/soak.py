@@ -110,8 +110,9 @@ def soak(mode: str, runs: int, cycles: int, lxcpath: str) -> bool:
         for key in ("fds", "helper_fds", "zombies"):
             if a["helper_pid"] != b["helper_pid"] and key == "helper_fds":
                 continue
-            if isinstance(a[key], int) and isinstance(b[key], int) and b[key] > a[key]:
-                print(f"  GROWTH: {key} {a[key]} -> {b[key]}")
+            was, now = a[key], b[key]
+            if isinstance(was, int) and isinstance(now, int) and now > was:
+                print(f"  GROWTH: {key} {was} -> {now}")
                 ok = False
         if b["cgroup_dirs"] != a["cgroup_dirs"]:
             print(f"  GROWTH: cgroup dirs {a['cgroup_dirs']} -> {b['cgroup_dirs']}")

@@ -143,8 +143,8 @@ def scenario_sigint(
     op = spec["op"]
     c: lxcpy.Container | None = None
     if op == "create":
-        c = lxcpy.Container(name, lxcpath)
-        call: Callable[[], Any] = lambda: c.create("busybox", config=NO_NET)  # noqa: E731
+        new = c = lxcpy.Container(name, lxcpath)
+        call: Callable[[], Any] = lambda: new.create("busybox", config=NO_NET)  # noqa: E731
     elif op == "ephemeral":
 
         def call() -> None:

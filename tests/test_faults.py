@@ -218,7 +218,7 @@ def test_two_processes_one_name(base: lxcpy.Container, lxcpath: str, op: str) ->
     }
     procs = [
         subprocess.Popen(
-            [sys.executable, DRIVER, json.dumps({**spec, "hang_after": timeout - 5})],
+            [sys.executable, DRIVER, json.dumps({**spec, "hang_after": 50})],
             cwd=NEUTRAL_CWD,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -45,6 +45,7 @@ settings.register_profile(
     stateful_step_count=30,
     deadline=None,
     derandomize=True,
+    report_multiple_bugs=False,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
 settings.register_profile(
@@ -346,7 +347,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             ends = {m.state}
         now = c.state.value
         assert now in ends, f"{ops} from {m.state}: now {now}, expected one of {ends}"
-        if ops == ("start", "start"):
+        if ops == ("start", "start") and not m.running:
             assert sum(e is None for e in results) >= 1, f"neither start worked: {results}"
         if ops == ("stop", "stop") and m.running:
             assert sum(e is None for e in results) >= 1, f"neither stop worked: {results}"
