@@ -12,6 +12,7 @@ lxcpath, which the driver empties whatever happened.
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import gc
 import json
@@ -285,9 +286,14 @@ def scenario_fork(
     c = base.clone(name, lxcpath=lxcpath, snapshot=True)
     c.start()
     procs = [c.popen(["sh", "-c", "sleep 1; exit 3"]) for _ in range(2)]
+    # faulthandler's watchdog thread would not come along, and the child
+    # would wait for it for ever when re-arming or at exit: stop it over
+    # the fork, then arm one in each process.
+    faulthandler.cancel_dump_traceback_later()
     pid = os.fork()
+    if pid != 0:
+        faulthandler.dump_traceback_later(spec.get("hang_after", 25), exit=True)
     if pid == 0:
-        # The watchdog thread did not come along: its stacks if it hangs.
         faulthandler.dump_traceback_later(10, exit=True)
         code = 0
         try:
@@ -305,10 +311,11 @@ def scenario_fork(
                     except (ChildProcessError, subprocess.TimeoutExpired):
                         pass
             elif what == "exit":
+                # What exiting runs (finalizers, atexit: lxcpy's too), without
+                # leaving this function into the driver's own clean-up.
                 procs.clear()
-                sys.exit(0)  # atexit, finalizers
-        except SystemExit:
-            raise
+                gc.collect()
+                atexit._run_exitfuncs()
         except BaseException:
             traceback.print_exc()
             code = 1
