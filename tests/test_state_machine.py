@@ -41,7 +41,7 @@ from hypothesis.stateful import (  # noqa: E402
 
 settings.register_profile(
     "ci",
-    max_examples=15,
+    max_examples=40,
     stateful_step_count=30,
     deadline=None,
     derandomize=True,
