@@ -1,5 +1,9 @@
 """The cffi extension (csrc/ffi_build.py), then the helper executable
-lxcpy/lxcpy-helper next to it, with the same compiler and liblxc flags."""
+lxcpy/lxcpy-helper next to it, with the same compiler and liblxc flags.
+
+LXCPY_SANITIZE=1 (read by csrc/ffi_build.py) builds both with ASan and
+UBSan, in build-sanitize/ rather than build/ so that objects of the two
+kinds never mix."""
 
 import importlib.util
 import os
@@ -38,6 +42,7 @@ class BuildExtWithHelper(build_ext):
             output_dir=out_dir,
             libraries=libraries,
             library_dirs=library_dirs,
+            extra_postargs=fb.LINK_ARGS,
         )
         self._helper = os.path.join(out_dir, "lxcpy-helper")
 
@@ -47,7 +52,10 @@ class BuildExtWithHelper(build_ext):
         return [*outputs, os.path.join(out_dir, "lxcpy-helper")]
 
 
+_SANITIZE = os.environ.get("LXCPY_SANITIZE", "").strip() == "1"
+
 setup(
     cffi_modules=["csrc/ffi_build.py:ffibuilder"],
     cmdclass={"build_ext": BuildExtWithHelper},
+    options={"build": {"build_base": "build-sanitize"}} if _SANITIZE else {},
 )

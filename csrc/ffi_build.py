@@ -2,8 +2,13 @@
 
 It never imports lxcpy. It finds liblxc with pkg-config, declares only the
 shim (``constants.cdef`` and the ``*.decl.h`` files beside it) and compiles the shim's ``*.c`` files
-into the extension. setup.py also reads ``lxc_flags()`` and ``HELPER_SOURCES``
-from here to build the helper executable.
+into the extension. setup.py also reads ``lxc_flags()``, ``HELPER_SOURCES``,
+``COMPILE_ARGS`` and ``LINK_ARGS`` from here to build the helper executable.
+
+``LXCPY_SANITIZE=1`` in the environment builds both with AddressSanitizer
+and UndefinedBehaviorSanitizer (``make test-asan`` does, into ``.venv-asan``;
+see ``tests/sanitize/``). Such an extension only loads into a Python that
+has ``libasan.so`` preloaded (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``).
 """
 
 from __future__ import annotations
@@ -62,7 +67,16 @@ HELPER_SOURCES = [
     HERE / "hproto.c",
     HERE / "attach_run.c",
 ]
+
+# LXCPY_SANITIZE=1: ASan + UBSan, for the extension and the helper alike.
+SANITIZE = os.environ.get("LXCPY_SANITIZE", "").strip() == "1"
+SANITIZE_ARGS = [
+    "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1", "-DLXCPY_SANITIZE=1",
+]
 COMPILE_ARGS = ["-std=gnu11", "-Wall", "-Wno-unused-function"]
+if SANITIZE:
+    COMPILE_ARGS += SANITIZE_ARGS
+LINK_ARGS = ["-fsanitize=address,undefined"] if SANITIZE else []
 
 
 def _cdef() -> str:
@@ -89,6 +103,7 @@ def build() -> FFI:
         library_dirs=library_dirs,
         libraries=libraries,
         extra_compile_args=COMPILE_ARGS,
+        extra_link_args=LINK_ARGS,
     )
     return builder
 

@@ -40,6 +40,8 @@ static void put(struct packer *p, const void *data, size_t n)
 		p->err = -E2BIG;
 		return;
 	}
+	if (n == 0)
+		return; /* data may be NULL then (a ping has no ints): memcpy wants neither */
 	memcpy(p->buf + p->len, data, n);
 	p->len += n;
 }

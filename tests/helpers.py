@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import glob
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 import lxcpy
-from lxcpy import _ffi
+from lxcpy import _ffi, _helper
 
 # Where Python subprocesses of the tests run: not the checkout, whose
 # lxcpy/ (without the built extension) would shadow the installed package.
@@ -46,7 +50,12 @@ def _reap_lxcpath(path: str) -> None:
                     if c.defined:
                         c.destroy(snapshots=True)
             except lxcpy.LxcError:
-                pass
+                # A container running without its config (a fault test's
+                # finding) cannot be stopped through liblxc: kill its init.
+                with contextlib.suppress(lxcpy.LxcError, OSError), lxcpy.Container(name, path) as c:
+                    pid = c.init_pid
+                    if pid is not None and not c.defined:
+                        os.kill(pid, 9)
         names = lxcpy.list_containers(path)
         if not names:
             break
@@ -124,3 +133,135 @@ def run_example(path: Path, *args: str, timeout: float = 120) -> subprocess.Comp
         timeout=timeout,
         check=False,
     )
+
+
+# -- leftovers: one checker for the fault, state-machine and soak runs --------
+
+
+def _fd_targets(pid: int | str) -> dict[int, str]:
+    """fd number -> what it points to, of a process (empty if it is gone)."""
+    out: dict[int, str] = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for n in names:
+        with contextlib.suppress(OSError):
+            out[int(n)] = os.readlink(f"/proc/{pid}/fd/{n}")
+    return out
+
+
+def cgroup_dirs(names: Sequence[str]) -> set[str]:
+    """The lxc.monitor.<name>* and lxc.payload.<name>* cgroup directories of
+    these container names, in every hierarchy under /sys/fs/cgroup (the
+    unified one too). Names are global there, whatever the lxcpath: callers
+    use names nobody else uses."""
+    found: set[str] = set()
+    for name in names:
+        for kind in ("monitor", "payload"):
+            for pattern in (
+                f"/sys/fs/cgroup/lxc.{kind}.{name}*",
+                f"/sys/fs/cgroup/*/lxc.{kind}.{name}*",
+            ):
+                found.update(p for p in glob.glob(pattern) if os.path.isdir(p))
+    return found
+
+
+def lxc_monitors(lxcpath: str) -> set[int]:
+    """Pids of liblxc's monitor processes ("[lxc monitor] <lxcpath> <name>")
+    for containers in lxcpath."""
+    pids: set[int] = set()
+    want = f"[lxc monitor] {lxcpath.rstrip('/')} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.replace(b"\0", b" ").startswith(want):
+            pids.add(int(entry.name))
+    return pids
+
+
+def zombie_children(pid: int) -> set[int]:
+    return {c for c in children_of(pid) if (proc_stat(c) or ("",))[0] == "Z"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Leftovers:
+    """What a process and its helper hold, and what liblxc left, at one
+    moment: compare two with ``Leftovers.diff`` (see ``assert_clean``)."""
+
+    fds: dict[int, str]
+    helper_pid: int | None
+    helper_fds: dict[int, str]
+    zombies: frozenset[int]
+    helper_zombies: frozenset[int]
+    cgroups: frozenset[str]
+    containers: frozenset[str]
+    running: frozenset[str]
+    monitors: frozenset[int]
+
+    @classmethod
+    def take(cls, lxcpath: str, names: Sequence[str]) -> Leftovers:
+        hpid = _helper.current_pid()
+        fds = _fd_targets("self")
+        # The helper's own control socket and pidfd: a helper replaced
+        # (killed, lost) has new ones, which are no leak.
+        h = _helper._current
+        if h is not None:
+            for fd in (h.sock.fileno(), h.pidfd):
+                if fd is not None:
+                    fds.pop(fd, None)
+        # The helper keeps up to MAX_HANDLES (32) liblxc handles, each with
+        # its log memfd, as a cache (csrc/helper/main.c): bounded, no leak.
+        helper_fds = {} if hpid is None else _fd_targets(hpid)
+        helper_fds = {fd: t for fd, t in helper_fds.items() if "memfd:lxcpy-log" not in t}
+        return cls(
+            fds=fds,
+            helper_pid=hpid,
+            helper_fds=helper_fds,
+            zombies=frozenset(zombie_children(os.getpid())),
+            helper_zombies=frozenset(() if hpid is None else zombie_children(hpid)),
+            cgroups=frozenset(cgroup_dirs(names)),
+            containers=frozenset(lxcpy.list_containers(lxcpath, active=False)),
+            running=frozenset(lxcpy.list_containers(lxcpath, defined=False)),
+            monitors=frozenset(lxc_monitors(lxcpath)),
+        )
+
+    def diff(self, later: Leftovers) -> list[str]:
+        """What ``later`` has that this one had not (empty: nothing left)."""
+        out = []
+        extra = {fd: t for fd, t in later.fds.items() if self.fds.get(fd) != t}
+        if extra:
+            out.append(f"caller fds opened and not closed: {extra}")
+        if later.helper_pid is not None and later.helper_pid == self.helper_pid:
+            hx = {fd: t for fd, t in later.helper_fds.items() if self.helper_fds.get(fd) != t}
+            if hx:
+                out.append(f"helper {later.helper_pid} fds opened and not closed: {hx}")
+        for what in ("zombies", "helper_zombies", "cgroups", "containers", "running", "monitors"):
+            new = set(getattr(later, what)) - set(getattr(self, what))
+            if new:
+                out.append(f"{what} left: {sorted(new)}")
+        return out
+
+
+def leftovers_after(
+    before: Leftovers, lxcpath: str, names: Sequence[str], settle: float = 3.0
+) -> list[str]:
+    """What is left since ``before``, waiting up to ``settle`` seconds for it
+    to go (liblxc's monitor removes its cgroups, a reaper thread reaps...)."""
+    deadline = time.monotonic() + settle
+    while True:
+        problems = before.diff(Leftovers.take(lxcpath, names))
+        if not problems or time.monotonic() >= deadline:
+            return problems
+        time.sleep(0.1)
+
+
+def assert_clean(
+    before: Leftovers, lxcpath: str, names: Sequence[str], settle: float = 3.0
+) -> None:
+    problems = leftovers_after(before, lxcpath, names, settle)
+    assert not problems, "left behind: " + "; ".join(problems)

@@ -715,6 +715,25 @@ int main(int argc, char **argv)
 	int sfd;
 
 	caller = getppid();
+#ifdef LXCPY_SANITIZE
+	/* A sanitizer build (LXCPY_SANITIZE=1): with ASan, UBSan writes its
+	 * reports to stderr whatever its log_path says, and lxcpy gives us
+	 * /dev/null; tests/sanitize/run.sh names a file for them then
+	 * (workers inherit it). */
+	{
+		const char *log = getenv("LXCPY_SANITIZE_STDERR");
+		struct stat err, null;
+		int fd = -1;
+
+		if (log && fstat(STDERR_FILENO, &err) == 0 && stat("/dev/null", &null) == 0 &&
+		    S_ISCHR(err.st_mode) && err.st_rdev == null.st_rdev)
+			fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			close(fd);
+		}
+	}
+#endif
 	/* Nothing but 0-2 and the control socket. */
 	close_from(CTL_FD + 1);
 	if (!is_seqpacket(CTL_FD)) {

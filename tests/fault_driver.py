@@ -1,0 +1,403 @@
+"""One fault scenario of tests/test_faults.py, in a process of its own.
+
+Run as ``python fault_driver.py '<json spec>'`` (cwd ``/``): a segfault or a
+hang then fails one test instead of killing pytest. It prints one line
+``RESULT <json>``: what the faulted call did (``completed``, or the name of
+what it raised), how long after the fault it took effect, what state the
+container was left in, and what was left behind (tests/helpers.Leftovers:
+fds, zombies, cgroup dirs, containers, monitors) once the scenario undid
+what the call was documented to leave. Containers live in the spec's
+lxcpath, which the driver empties whatever happened.
+"""
+
+from __future__ import annotations
+
+import atexit
+import faulthandler
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from helpers import NO_NET, Leftovers, _reap_lxcpath, cgroup_dirs, leftovers_after
+
+import lxcpy
+from lxcpy import _helper
+
+HELPER = os.environ.get("LXCPY_HELPER", "1") != "0"
+
+
+def payload_procs(name: str) -> list[str]:
+    """Command lines of host processes in the container's payload cgroup
+    other than its init (pid 1 inside)."""
+    out = []
+    for d in cgroup_dirs([name]):
+        if "lxc.payload." not in d:
+            continue
+        try:
+            pids = Path(d, "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+            except OSError:
+                continue
+            if cmd and not cmd.startswith(b"/sbin/init") and cmd != b"init":
+                out.append(cmd.decode("utf-8", "replace"))
+    return sorted(set(out))
+
+
+def settle(check: Callable[[], bool], seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def undo(lxcpath: str) -> str | None:
+    """Stop and destroy what is in lxcpath through the public API; the
+    error it met, if any."""
+    error = None
+    for name in lxcpy.list_containers(lxcpath):
+        with lxcpy.Container(name, lxcpath) as c:
+            try:
+                if c.state is lxcpy.State.FROZEN:
+                    c.unfreeze()
+                if c.running:
+                    c.stop()
+                if c.defined:
+                    c.destroy(snapshots=True)
+            except Exception as e:
+                error = error or f"{type(e).__name__}: {e}"
+                # Last resort (a container running without its config...):
+                # kill its init, so that nothing outlives the test.
+                pid = c.init_pid
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+                    settle(lambda c=c: not c.running, 10)  # type: ignore[misc]
+    return error
+
+
+class Interrupted(Exception):
+    pass
+
+
+def with_alarm(offset: float, call: Callable[[], Any], grace: float = 2.5) -> dict[str, Any]:
+    """Run call with SIGALRM raising KeyboardInterrupt ``offset`` seconds in
+    (a kernel timer: it fires on time whoever holds the GIL). Returns
+    outcome and latency (from when the timer fired to when the exception
+    reached the caller)."""
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    t0 = time.monotonic()
+    fired = t0 + offset
+    res: dict[str, Any] = {}
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, max(offset, 1e-4))
+            call()
+            res["outcome"] = "completed"
+            res["took"] = time.monotonic() - t0
+            # The alarm is still to come: take it here.
+            time.sleep(max(0.0, fired - time.monotonic()) + grace)
+            res["alarm_lost"] = True
+        except KeyboardInterrupt:
+            if "outcome" not in res:
+                res["outcome"] = "KeyboardInterrupt"
+                res["latency"] = time.monotonic() - fired
+        except BaseException as e:
+            res["outcome"] = type(e).__name__
+            res["error"] = str(e)
+            res["latency"] = time.monotonic() - fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    return res
+
+
+def _capture(call: Callable[[], Any]) -> dict[str, Any]:
+    t0 = time.monotonic()
+    try:
+        call()
+        return {"outcome": "completed", "took": time.monotonic() - t0}
+    except BaseException as e:
+        return {"outcome": type(e).__name__, "error": str(e)[:500], "took": time.monotonic() - t0}
+
+
+def scenario_sigint(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    op = spec["op"]
+    c: lxcpy.Container | None = None
+    if op == "create":
+        new = c = lxcpy.Container(name, lxcpath)
+        call: Callable[[], Any] = lambda: new.create("busybox", config=NO_NET)  # noqa: E731
+    elif op == "ephemeral":
+
+        def call() -> None:
+            with lxcpy.ephemeral(base=base, lxcpath=lxcpath, name=name):
+                time.sleep(30)
+
+    else:
+        c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+        if op != "start":
+            c.start()
+        call = {
+            "start": lambda: c.start(),
+            "run": lambda: c.run(["sleep", "5"]),
+            "wait": lambda: c.wait("STOPPED"),
+            "shutdown": lambda: c.shutdown(timeout=20),
+        }[op]
+    res = with_alarm(spec["offset"], call)
+    # What the documentation says the call leaves.
+    probe = lxcpy.Container(name, lxcpath)
+    try:
+        interrupted = res["outcome"] == "KeyboardInterrupt"
+        if op == "create":
+            want_defined = not interrupted
+            ok = settle(lambda: probe.defined == want_defined)
+            res["state_ok"] = ok and (
+                want_defined or not os.path.lexists(os.path.join(lxcpath, name))
+            )
+            res["state"] = (
+                f"defined={probe.defined} dir={os.path.lexists(os.path.join(lxcpath, name))}"
+            )
+        elif op == "start":
+            want_running = not interrupted
+            res["state_ok"] = settle(lambda: probe.running == want_running)
+            res["state"] = probe.state.value
+        elif op in ("run", "wait"):
+            res["state_ok"] = probe.state is lxcpy.State.RUNNING
+            res["state"] = probe.state.value
+            if op == "run":
+                settle(lambda: not any(p.startswith("sleep") for p in payload_procs(name)), 1.5)
+                res["procs_left"] = [p for p in payload_procs(name) if p.startswith("sleep")]
+                res["state_ok"] = res["state_ok"] and not res["procs_left"]
+        elif op == "shutdown":
+            res["state"] = probe.state.value
+            res["state_ok"] = interrupted or probe.state is lxcpy.State.STOPPED
+        elif op == "ephemeral":
+            res["state_ok"] = settle(lambda: not probe.defined)
+            res["state"] = f"defined={probe.defined}"
+    finally:
+        probe.close()
+    if c is not None:
+        c.close()
+    return res
+
+
+def scenario_kill_helper(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    op = spec["op"]
+    hpid = _helper.helper_pid()
+    if op == "create":
+        c = lxcpy.Container(name, lxcpath)
+        call: Callable[[], Any] = lambda: c.create("busybox", config=NO_NET)  # noqa: E731
+    else:
+        c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+        if op == "run":
+            c.start()
+            call = lambda: c.run(["sleep", "2"])  # noqa: E731
+        else:
+            call = c.start
+
+    def killer() -> None:
+        time.sleep(spec["offset"])
+        os.kill(hpid, signal.SIGKILL)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    res = _capture(call)
+    t.join()
+    failed = res["outcome"] != "completed"
+    if op == "create":
+        res["state_ok"] = settle(lambda: c.defined != failed)
+        res["state"] = f"defined={c.defined}"
+    elif op == "start":
+        res["state_ok"] = settle(lambda: c.running != failed)
+        res["state"] = c.state.value
+    else:
+        res["state_ok"] = c.running
+        res["state"] = c.state.value
+    # The next call gets a new helper and works.
+    res["next"] = _capture(
+        lambda: c.run(["true"], check=True) if c.running else _helper.helper_pid()
+    )
+    res["new_helper"] = _helper.current_pid() not in (None, hpid)
+    c.close()
+    return res
+
+
+def scenario_close_thread(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    op = spec["op"]
+    if op == "create":
+        c = lxcpy.Container(name, lxcpath)
+        call: Callable[[], Any] = lambda: c.create("busybox", config=NO_NET)  # noqa: E731
+    else:
+        c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+        if op != "start":
+            c.start()
+        call = {
+            "start": lambda: c.start(),
+            "run": lambda: c.run(["sleep", "1"]),
+            "wait": lambda: c.wait("STOPPED"),
+            "shutdown": lambda: c.shutdown(timeout=20),
+            "freeze": lambda: c.freeze(),
+        }[op]
+    closed_at: list[float] = []
+
+    def closer() -> None:
+        time.sleep(spec["offset"])
+        closed_at.append(time.monotonic())
+        c.close()
+
+    t = threading.Thread(target=closer)
+    t.start()
+    res = _capture(call)
+    t.join()
+    res["after_close"] = time.monotonic() - closed_at[0] if closed_at else None
+    return res
+
+
+_CHILD_CALL = {"drop", "wait", "poll", "exit"}
+
+
+def scenario_fork(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    what = spec["op"]
+    c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+    c.start()
+    procs = [c.popen(["sh", "-c", "sleep 1; exit 3"]) for _ in range(2)]
+    # faulthandler's watchdog thread would not come along, and the child
+    # would wait for it for ever when re-arming or at exit: stop it over
+    # the fork, then arm one in each process.
+    faulthandler.cancel_dump_traceback_later()
+    pid = os.fork()
+    if pid != 0:
+        faulthandler.dump_traceback_later(spec.get("hang_after", 25), exit=True)
+    if pid == 0:
+        faulthandler.dump_traceback_later(10, exit=True)
+        code = 0
+        try:
+            if what == "drop":
+                procs.clear()
+                gc.collect()
+                time.sleep(0.3)
+            elif what in ("wait", "poll"):
+                for p in procs:
+                    try:
+                        if what == "wait":
+                            p.wait(timeout=5)
+                        else:
+                            p.poll()
+                    except (ChildProcessError, subprocess.TimeoutExpired):
+                        pass
+            elif what == "exit":
+                # What exiting runs (finalizers, atexit: lxcpy's too), without
+                # leaving this function into the driver's own clean-up.
+                procs.clear()
+                gc.collect()
+                atexit._run_exitfuncs()
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    res: dict[str, Any] = {}
+    deadline = time.monotonic() + 12
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            res["child_status"] = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > deadline:
+            state = Path(f"/proc/{pid}/wchan").read_text()
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            res["child_status"] = f"hung (in {state}), killed"
+            break
+        time.sleep(0.05)
+    codes = []
+    for p in procs:
+        r = _capture(lambda p=p: codes.append(p.wait(timeout=10)))  # type: ignore[misc]
+        if r["outcome"] != "completed":
+            codes.append(r["outcome"])
+    res["codes"] = codes
+    res["outcome"] = "completed"
+    del procs
+    c.close()
+    return res
+
+
+SCENARIOS = {
+    "sigint": scenario_sigint,
+    "kill_helper": scenario_kill_helper,
+    "close_thread": scenario_close_thread,
+    "fork": scenario_fork,
+}
+
+
+def race_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """One of two processes doing the same thing to one name at once."""
+    c = lxcpy.Container(spec["name"], spec["lxcpath"])
+    call = {
+        "create": lambda: c.create("busybox", config=NO_NET),
+        "start": lambda: c.start(),
+        "destroy": lambda: c.destroy(),
+    }[spec["op"]]
+    while time.time() < spec["go"]:
+        time.sleep(0.001)
+    res = _capture(call)
+    c.close()
+    return res
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    # A hang: every thread's stack on stderr, and out, before the test's timeout.
+    faulthandler.dump_traceback_later(spec.get("hang_after", 25), exit=True)
+    if spec["scenario"] == "race_one":
+        print("RESULT " + json.dumps(race_one(spec)), flush=True)
+        return
+    lxcpath = spec["lxcpath"]
+    name = spec["name"]
+    base = lxcpy.Container(spec["base_name"], spec["base_path"])
+    if HELPER:
+        _helper.helper_pid()  # spawned before the baseline
+    before = Leftovers.take(lxcpath, [name])
+    res: dict[str, Any]
+    try:
+        res = SCENARIOS[spec["scenario"]](spec, lxcpath, name, base)
+    except BaseException as e:
+        res = {
+            "outcome": "driver-error",
+            "error": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
+    res["undo_error"] = undo(lxcpath)
+    gc.collect()
+    res["leftovers"] = leftovers_after(before, lxcpath, [name], settle=3.0)
+    base.close()
+    _reap_lxcpath(lxcpath)
+    print("RESULT " + json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
