@@ -50,6 +50,8 @@ _DEFAULT_TIMEOUT = 30.0
 # How long one blocking liblxc wait may run before Python looks at signals
 # (KeyboardInterrupt) again.
 _WAIT_SLICE = 1
+# How often reboot() looks for the new init.
+_REBOOT_POLL = 0.05
 
 
 class Container:
@@ -323,10 +325,13 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_running("shutdown")
+        h = self._handle()
         with self._op("shutdown") as op:
-            if _ffi.shutdown(self._handle(), _validate.whole_seconds(limit)):
-                return
-            if not _ffi.is_running(self._handle()):
+            # Timeout 0: liblxc sends the halt signal (once) and returns;
+            # the wait is ours, in slices (KeyboardInterrupt gets through).
+            if not _ffi.shutdown(h, 0) and _ffi.is_running(h):
+                op.fail("liblxc could not send the halt signal")
+            if self._wait_state(State.STOPPED, limit):
                 return
             if not force:
                 op.fail(
@@ -340,12 +345,26 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_running("reboot")
+        h = self._handle()
         with self._op("reboot") as op:
-            rc = _ffi.reboot(self._handle(), _validate.whole_seconds(limit))
+            before = _ffi.init_pid(h)
+            # Timeout 0: liblxc sends the reboot signal (once) and returns.
+            # Rebooted is RUNNING again with another init, waited for here
+            # in short sleeps (KeyboardInterrupt gets through).
+            rc = _ffi.reboot(h, 0)
             if rc < 0:
                 op.fail("this liblxc cannot reboot with a timeout", error=UnsupportedError)
             if rc == 0:
-                op.fail(f"the container did not reboot within {limit:g} s")
+                op.fail("liblxc could not send the reboot signal")
+            deadline = time.monotonic() + limit
+            while True:
+                pid = _ffi.init_pid(h)
+                if pid > 0 and pid != before and _ffi.state(h) == State.RUNNING.value:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    op.fail(f"the container did not reboot within {limit:g} s")
+                time.sleep(min(_REBOOT_POLL, left))
 
     def freeze(self) -> None:
         """Freeze every process of the container."""
@@ -387,7 +406,9 @@ class Container:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if _ffi.wait(h, want.value, min(_WAIT_SLICE, _validate.whole_seconds(left))):
+            # Never liblxc's 0 (no timeout at all on its socket) or -1
+            # (forever): one second at most, even when no limit was given.
+            if _ffi.wait(h, want.value, _WAIT_SLICE):
                 return True
 
     def destroy(self, *, snapshots: bool = False) -> None:
