@@ -29,6 +29,7 @@ from lxcpy.console import Console
 from lxcpy.errors import (
     AlreadyDefinedError,
     AlreadyRunningError,
+    CreateError,
     LxcError,
     NotDefinedError,
     NotRunningError,
@@ -228,7 +229,9 @@ class Container:
 
         ``config`` items are applied before creating, on top of liblxc's
         default config. The template runs quietly; what it printed is kept
-        in ``CreateError.output`` if creating fails. A failed create leaves
+        in ``CreateError.output`` if creating fails. The container's
+        directory is claimed first (``AlreadyDefinedError`` when it exists:
+        of two concurrent creates, one wins). A failed create leaves
         nothing behind.
         """
         if template is not None:
@@ -247,8 +250,7 @@ class Container:
         for key, value in items:
             self.config[key] = value
         h = self._handle()
-        home = os.path.join(self._lxcpath, self._name)
-        fresh = [p for p in (_first_missing(self._lxcpath), home) if not os.path.lexists(p)]
+        made = _claim(self._lxcpath, self._name)
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:
@@ -265,8 +267,7 @@ class Container:
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
                     # remove what this call made, and only that.
-                    for path in reversed(fresh):
-                        _remove_tree(path)
+                    _unclaim(made)
                     output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
                     what = f"from template {template!r}" if template else "without a template"
                     op.fail(
@@ -813,13 +814,63 @@ def _state(value: Any) -> State:
     raise ValueError(f"not a container state: {value!r}")
 
 
-def _first_missing(path: str) -> str:
-    """The outermost directory on the way to ``path`` that does not exist yet."""
-    missing = path
-    parent = os.path.dirname(path)
-    while parent != missing and not os.path.lexists(parent):
-        missing, parent = parent, os.path.dirname(parent)
-    return missing
+def _claim(lxcpath: str, name: str) -> list[str]:
+    """Make the container's directory, atomically: of two concurrent
+    creates, one makes it, the other gets AlreadyDefinedError before it
+    touched anything (liblxc then creates into the empty directory, with
+    the mode it gives one). Returns the directories made, innermost first:
+    the container's, then the missing ones on the way to it."""
+    missing = []
+    path = lxcpath
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    home = os.path.join(lxcpath, name)
+    try:
+        os.makedirs(lxcpath, 0o755, exist_ok=True)
+    except OSError as e:
+        _remove_empty(missing)
+        raise CreateError(
+            f"cannot make {lxcpath}: {e.strerror}", container=name, operation="create",
+            errno=e.errno,
+        ) from None
+    try:
+        os.mkdir(home, 0o700)
+    except FileExistsError:
+        # The directories on the way hold the other's: nothing to remove.
+        raise AlreadyDefinedError(
+            f"{home} already exists (another create, or what one left)",
+            container=name,
+            operation="create",
+        ) from None
+    except OSError as e:
+        _remove_empty(missing)
+        raise CreateError(
+            f"cannot make {home}: {e.strerror}", container=name, operation="create", errno=e.errno
+        ) from None
+    made = [home, *missing]
+    try:
+        os.chmod(home, 0o770)
+    except OSError as e:
+        _unclaim(made)
+        raise CreateError(
+            f"cannot make {home}: {e.strerror}", container=name, operation="create", errno=e.errno
+        ) from None
+    return made
+
+
+def _unclaim(made: list[str]) -> None:
+    """Remove what _claim made: the container's directory with what is in
+    it, then the directories on the way to it if they are empty (another
+    create may be using them)."""
+    _remove_tree(made[0])
+    _remove_empty(made[1:])
+
+
+def _remove_empty(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 def _remove_tree(path: str, dev: int | None = None) -> None:

@@ -1,16 +1,21 @@
 """Ctrl-C during blocking lifecycle calls: every blocking call answers
-KeyboardInterrupt within about a second."""
+KeyboardInterrupt within about a second. Also: concurrent create()s of one
+container have exactly one winner."""
 
 from __future__ import annotations
 
 import math
+import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
-from helpers import proc_stat
+from helpers import NEUTRAL_CWD, proc_stat
 
 import lxcpy
 
@@ -121,3 +126,50 @@ def test_reboot_timeout(container: lxcpy.Container) -> None:
     assert 1.4 < time.monotonic() - t0 < 5
     assert container.init_pid == pid
     container.stop()
+
+
+# -- create() ---------------------------------------------------------------------
+
+
+def test_concurrent_creates_have_one_winner(lxcpath: str) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import lxcpy
+        c = lxcpy.Container(sys.argv[1], sys.argv[2])
+        sys.stdin.read(1)
+        try:
+            c.create("busybox", config={"lxc.net.0.type": "empty"})
+            print("won")
+        except lxcpy.AlreadyDefinedError:
+            print("lost")
+        """
+    )
+    env = dict(os.environ)
+    for rnd in range(20):
+        name = f"race{rnd}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, name, lxcpath],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=NEUTRAL_CWD,
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        time.sleep(0.3)  # both imported lxcpy and opened their handle
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("x")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=120) for p in procs]
+        results = sorted(out.strip() for out, _err in outs)
+        assert results == ["lost", "won"], (rnd, outs)
+        with lxcpy.Container(name, lxcpath) as c:
+            assert c.defined
+            with c.started():
+                assert c.run(["true"]).returncode == 0
+            c.destroy()
