@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _helper, _validate
+from lxcpy import _attach, _ffi, _helper, _validate, _worker
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -53,6 +53,8 @@ _DEFAULT_TIMEOUT = 30.0
 _WAIT_SLICE = 1
 # How often reboot() looks for the new init.
 _REBOOT_POLL = 0.05
+# How long a start() that raised waits for the container to be STOPPED.
+_UNDO_TIMEOUT = 10.0
 
 
 class Container:
@@ -231,8 +233,9 @@ class Container:
         default config. The template runs quietly; what it printed is kept
         in ``CreateError.output`` if creating fails. The container's
         directory is claimed first (``AlreadyDefinedError`` when it exists:
-        of two concurrent creates, one wins). A failed create leaves
-        nothing behind.
+        of two concurrent creates, one wins). A create that raises,
+        KeyboardInterrupt included, leaves nothing behind: the template and
+        its processes are killed, and what the call made is removed.
         """
         if template is not None:
             _validate.text(template, "template")
@@ -254,15 +257,23 @@ class Container:
         out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
         try:
             with self._op("create") as op:
-                msg = None
-                if _helper.enabled():
-                    msg = _ffi.hpack_create(
-                        self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
-                    )
-                if msg is not None:
-                    rc = self._in_helper(op, msg, (out,))
-                else:
-                    rc = _ffi.create(h, template, backend, argv, out)
+                try:
+                    msg = None
+                    if _helper.enabled():
+                        msg = _ffi.hpack_create(
+                            self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
+                        )
+                    if msg is not None:
+                        rc = self._in_helper(op, msg, (out,))
+                    else:
+                        rc = _ffi.create(h, template, backend, argv, out)
+                        if rc > 0:
+                            rc = _worker.wait_child(rc)
+                except BaseException:
+                    # Interrupted, or the helper died: the worker and the
+                    # template are gone by now.
+                    _unclaim(made)
+                    raise
                 if rc != 0 or not _ffi.is_defined(h):
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
@@ -289,7 +300,10 @@ class Container:
         ``use_init`` under lxc-init) and return once it is RUNNING.
 
         The caller's cgroups are left as they were (liblxc's start runs in a
-        short-lived child process).
+        short-lived child process). A start that raises, KeyboardInterrupt
+        included, leaves the container stopped (stopping what it got
+        going, which may take as long as liblxc's monitor takes to start
+        serving).
         """
         argv = None if cmd is None else [_ffi.enc(a) for a in _validate.strings(cmd, "cmd")]
         if argv is not None and not argv:
@@ -297,18 +311,37 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_stopped("start")
+        h = self._handle()
         with self._op("start") as op:
-            msg = None
-            if _helper.enabled():
-                msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
-            if msg is not None:
-                rc = self._in_helper(op, msg)
-            else:
-                rc = _ffi.start(self._handle(), use_init, argv)
-            if rc != 0:
-                op.fail(_child_failure("liblxc could not start the container", rc))
-            if not self._wait_state(State.RUNNING, limit):
-                op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            try:
+                msg = None
+                if _helper.enabled():
+                    msg = _ffi.hpack_start(
+                        self._name, _ffi.enc_path(self._lxcpath), use_init, argv
+                    )
+                if msg is not None:
+                    rc = self._in_helper(op, msg)
+                else:
+                    rc = _ffi.start(h, use_init, argv)
+                    if rc > 0:
+                        rc = _worker.wait_child(rc)
+                if rc != 0:
+                    op.fail(_child_failure("liblxc could not start the container", rc))
+                if not self._wait_state(State.RUNNING, limit):
+                    op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            except BaseException:
+                _worker.finish(self._undo_start)
+                raise
+
+    def _undo_start(self) -> None:
+        """After a start() that raised: stop what it may have got going
+        (liblxc's monitor answers once it is past STARTING) and wait,
+        bounded, for STOPPED."""
+        h = self._handle()
+        if _ffi.state(h) == State.STOPPED.value:
+            return
+        _ffi.stop(h)
+        self._wait_state(State.STOPPED, _UNDO_TIMEOUT)
 
     def stop(self) -> None:
         """Kill the container (SIGKILL to its init) and wait until it stopped."""
@@ -502,15 +535,17 @@ class Container:
         of lxcpy's helper process. The worker opens its own handle, loads
         this handle's in-memory configuration (saved to a memfd: unsaved
         changes apply as they would in-process) and logs to this handle's
-        log. Returns what the in-process shim functions return: the
-        worker's exit code, 128 + a signal, or -errno."""
+        log. Returns what the in-process wait returns: the worker's exit
+        code, 128 + a signal, or -errno; waits in slices, and kills the
+        worker's process group before anything (KeyboardInterrupt; a
+        dead helper: CreateError/StartError) goes up."""
         h = self._handle()
         cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
         try:
             if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
                 op.fail("liblxc could not save the configuration for lxcpy's helper")
             try:
-                err, _kind, status, _pid = _helper.request(msg, [cfg, _ffi.log_fd(h), *fds])
+                err, status = _worker.wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
             except _helper.HelperLost as e:
                 op.fail(str(e))
             return _helper.wait_status_code(err, status)

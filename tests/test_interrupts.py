@@ -1,23 +1,29 @@
-"""Ctrl-C during blocking lifecycle calls: every blocking call answers
-KeyboardInterrupt within about a second. Also: concurrent create()s of one
-container have exactly one winner."""
+"""Ctrl-C and lost helpers during blocking lifecycle calls: every blocking
+call answers KeyboardInterrupt within about a second, and a create() or
+start() that raises (KeyboardInterrupt included) leaves nothing of itself
+behind: no template or starter process, no container directory, no
+running container, no fd. Also: concurrent create()s of one container
+have exactly one winner."""
 
 from __future__ import annotations
 
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from helpers import NEUTRAL_CWD, proc_stat
+from helpers import NEUTRAL_CWD, NO_NET, open_fds, proc_stat, zombies
 
 import lxcpy
+from lxcpy import _helper
 
 # How long after the signal a call may take to raise KeyboardInterrupt.
 PROMPT = 2.5
@@ -26,6 +32,42 @@ PROMPT = 2.5
 def alive(pid: int) -> bool:
     st = proc_stat(pid)
     return st is not None and st[0] not in ("Z", "X")
+
+
+def all_gone(pids: list[int], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not any(alive(p) for p in pids)
+
+
+def read_pids(path: Path) -> list[int]:
+    try:
+        return [int(w) for w in path.read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def monitors(lxcpath: str, name: str) -> list[int]:
+    """Live liblxc monitor processes of lxcpath/name."""
+    want = f"[lxc monitor] {lxcpath} {name}".encode()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.rstrip(b"\0").startswith(want) and alive(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
+def warm_helper() -> None:
+    """Spawn the helper now (if in use), so its fds are counted before."""
+    if _helper.enabled():
+        _helper.helper_pid()
 
 
 def interrupt(call: Callable[[], object], after: float) -> float:
@@ -49,6 +91,46 @@ def interrupt(call: Callable[[], object], after: float) -> float:
         timer.cancel()
         timer.join()
     return raised - fired[0]
+
+
+@pytest.fixture
+def hanging_template(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A template (an absolute path: liblxc runs it as is) that writes its
+    pid and its sleep's pid to a file and hangs. Both are killed at the
+    end whatever happened (they would keep an unfixed create() waiting)."""
+    pids = tmp_path / "template.pids"
+    script = tmp_path / "hang-template"
+    script.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsleep 1000 &\necho $! >> {pids}\nwait\n")
+    script.chmod(0o755)
+    try:
+        yield str(script), pids
+    finally:
+        for pid in read_pids(pids):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+class Watchdog:
+    """Kills the hanging template's processes after ``seconds``, so that a
+    call that ignores Ctrl-C (the bug) ends and the test fails instead of
+    hanging."""
+
+    def __init__(self, pids: Path, seconds: float) -> None:
+        self._pids = pids
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(seconds,), daemon=True)
+        self._thread.start()
+
+    def _run(self, seconds: float) -> None:
+        if self._done.wait(seconds):
+            return
+        for pid in read_pids(self._pids):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 # -- wait(), shutdown(), reboot() -------------------------------------------------
@@ -131,6 +213,80 @@ def test_reboot_timeout(container: lxcpy.Container) -> None:
 # -- create() ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("after", [0.01, 0.05, 0.4, 1.5])
+def test_ctrl_c_during_create_leaves_nothing(
+    lxcpath: str, hanging_template: tuple[str, Path], after: float
+) -> None:
+    template, pids = hanging_template
+    warm_helper()
+    fds, zombies_before = open_fds(), zombies()
+    watchdog = Watchdog(pids, 15)
+    try:
+        with lxcpy.Container("hang", lxcpath) as c:
+            took = interrupt(lambda: c.create(template, config=NO_NET), after)
+            assert took < PROMPT
+            assert not c.defined
+    finally:
+        watchdog.stop()
+    assert all_gone(read_pids(pids)), "the template is still running"
+    assert not os.path.lexists(os.path.join(lxcpath, "hang"))
+    assert lxcpy.list_containers(lxcpath) == []
+    time.sleep(0.5)
+    assert not os.path.lexists(os.path.join(lxcpath, "hang")), "something came back"
+    assert open_fds() == fds
+    assert zombies() == zombies_before
+
+
+def test_ctrl_c_during_ephemeral_create(lxcpath: str, hanging_template: tuple[str, Path]) -> None:
+    template, pids = hanging_template
+    watchdog = Watchdog(pids, 15)
+    try:
+        took = interrupt(
+            lambda: lxcpy.ephemeral(template, config=NO_NET, lxcpath=lxcpath).__enter__(), 1.0
+        )
+    finally:
+        watchdog.stop()
+    assert took < PROMPT
+    assert all_gone(read_pids(pids))
+    time.sleep(1)
+    assert os.listdir(lxcpath) == []
+
+
+def test_create_fails_when_the_helper_dies(
+    helper_on: None, lxcpath: str, hanging_template: tuple[str, Path]
+) -> None:
+    template, pids = hanging_template
+    with lxcpy.Container("warm", lxcpath) as c:
+        c.create(config=NO_NET)  # a helper is running from here on
+        c.destroy()
+
+    def kill_helper() -> None:
+        deadline = time.monotonic() + 10
+        while not read_pids(pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid = _helper.current_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_helper)
+    watchdog = Watchdog(pids, 15)
+    try:
+        with lxcpy.Container("hang", lxcpath) as c:
+            killer.start()
+            t0 = time.monotonic()
+            with pytest.raises(lxcpy.CreateError):
+                c.create(template, config=NO_NET)
+            assert time.monotonic() - t0 < 8
+            assert not c.defined
+    finally:
+        killer.join()
+        watchdog.stop()
+    assert all_gone(read_pids(pids)), "the template outlived the helper"
+    time.sleep(0.5)
+    assert lxcpy.list_containers(lxcpath) == []
+    assert not os.path.lexists(os.path.join(lxcpath, "hang"))
+
+
 def test_concurrent_creates_have_one_winner(lxcpath: str) -> None:
     code = textwrap.dedent(
         """
@@ -173,3 +329,64 @@ def test_concurrent_creates_have_one_winner(lxcpath: str) -> None:
             with c.started():
                 assert c.run(["true"]).returncode == 0
             c.destroy()
+
+
+# -- start() ----------------------------------------------------------------------
+
+
+def slow_start(container: lxcpy.Container, tmp_path: Path, seconds: float) -> None:
+    """Make start() take a while: a pre-start hook (run by liblxc's monitor)
+    that sleeps."""
+    hook = tmp_path / "slow-hook"
+    hook.write_text(f"#!/bin/sh\nsleep {seconds}\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    container.config["lxc.hook.pre-start"] = str(hook)
+
+
+def assert_stays_stopped(c: lxcpy.Container) -> None:
+    assert c.state is lxcpy.State.STOPPED
+    time.sleep(2.5)  # what an unfixed start left going would be RUNNING by now
+    assert c.state is lxcpy.State.STOPPED
+    assert monitors(c.lxcpath, c.name) == []
+
+
+@pytest.mark.parametrize("after", [0.01, 0.05, 0.3, 0.8])
+def test_ctrl_c_during_start_leaves_it_stopped(
+    container: lxcpy.Container, tmp_path: Path, after: float
+) -> None:
+    slow_start(container, tmp_path, 0.6)
+    warm_helper()
+    fds = open_fds()
+    returned = False
+
+    def start() -> None:
+        nonlocal returned
+        container.start()
+        returned = True
+        for _ in range(100):  # the signal lands here if start() was quicker
+            time.sleep(0.05)
+
+    took = interrupt(start, after)
+    assert took < PROMPT
+    if returned:  # too late to interrupt start() itself
+        container.stop()
+    assert_stays_stopped(container)
+    assert open_fds() == fds
+
+
+def test_start_fails_when_the_helper_dies(
+    helper_on: None, container: lxcpy.Container, tmp_path: Path
+) -> None:
+    container.start()  # a helper is running from here on
+    container.stop()
+    slow_start(container, tmp_path, 2)
+    pid = _helper.current_pid()
+    assert pid is not None
+    killer = threading.Timer(0.7, os.kill, (pid, signal.SIGKILL))
+    killer.start()
+    try:
+        with pytest.raises(lxcpy.StartError):
+            container.start()
+    finally:
+        killer.join()
+    assert_stays_stopped(container)
