@@ -55,6 +55,11 @@ _WAIT_SLICE = 1
 _REBOOT_POLL = 0.05
 # How long a start() that raised waits for the container to be STOPPED.
 _UNDO_TIMEOUT = 10.0
+# States in which a start that liblxc refused was beaten by another one
+# (a failed start of ours would be ABORTING, STOPPING or STOPPED).
+_STARTED_BY_SOMEONE = frozenset(
+    s.value for s in (State.STARTING, State.RUNNING, State.FREEZING, State.FROZEN, State.THAWED)
+)
 
 
 class Container:
@@ -303,7 +308,8 @@ class Container:
         short-lived child process). A start that raises, KeyboardInterrupt
         included, leaves the container stopped (stopping what it got
         going, which may take as long as liblxc's monitor takes to start
-        serving).
+        serving); one that lost to a concurrent start raises
+        ``AlreadyRunningError``.
         """
         argv = None if cmd is None else [_ffi.enc(a) for a in _validate.strings(cmd, "cmd")]
         if argv is not None and not argv:
@@ -325,10 +331,16 @@ class Container:
                     rc = _ffi.start(h, use_init, argv)
                     if rc > 0:
                         rc = _worker.wait_child(rc)
+                if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
+                    # liblxc failed cleanly (its command socket was taken):
+                    # another start got there first, and that one is going.
+                    op.fail("the container was started concurrently", error=AlreadyRunningError)
                 if rc != 0:
                     op.fail(_child_failure("liblxc could not start the container", rc))
                 if not self._wait_state(State.RUNNING, limit):
                     op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            except AlreadyRunningError:
+                raise
             except BaseException:
                 _worker.finish(self._undo_start)
                 raise

@@ -2,8 +2,8 @@
 call answers KeyboardInterrupt within about a second, and a create() or
 start() that raises (KeyboardInterrupt included) leaves nothing of itself
 behind: no template or starter process, no container directory, no
-running container, no fd. Also: concurrent create()s of one container
-have exactly one winner."""
+running container, no fd. Also: concurrent create()/start() of one
+container have exactly one winner."""
 
 from __future__ import annotations
 
@@ -390,3 +390,29 @@ def test_start_fails_when_the_helper_dies(
     finally:
         killer.join()
     assert_stays_stopped(container)
+
+
+def test_concurrent_starts_loser_gets_already_running(container: lxcpy.Container) -> None:
+    def start(c: lxcpy.Container, barrier: threading.Barrier, results: list[object]) -> None:
+        barrier.wait()
+        try:
+            c.start()
+            results.append("ok")
+        except lxcpy.LxcError as e:
+            results.append(e)
+
+    for _ in range(5):
+        results: list[object] = []
+        handles = [container, lxcpy.Container(container.name, container.lxcpath)]
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=start, args=(c, barrier, results)) for c in handles]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        handles[1].close()
+        assert container.running
+        container.stop()
+        assert results.count("ok") == 1, results
+        losers = [r for r in results if r != "ok"]
+        assert len(losers) == 1 and type(losers[0]) is lxcpy.AlreadyRunningError, results
