@@ -342,18 +342,20 @@ class Container:
             except AlreadyRunningError:
                 raise
             except BaseException:
-                _worker.finish(self._undo_start)
+                self._undo_start()
                 raise
 
     def _undo_start(self) -> None:
-        """After a start() that raised: stop what it may have got going
-        (liblxc's monitor answers once it is past STARTING) and wait,
-        bounded, for STOPPED."""
-        h = self._handle()
-        if _ffi.state(h) == State.STOPPED.value:
-            return
-        _ffi.stop(h)
-        self._wait_state(State.STOPPED, _UNDO_TIMEOUT)
+        """After a start() that raised: stop what it may have got going and
+        wait, bounded, for STOPPED (through further Ctrl-Cs). liblxc's
+        monitor answers nothing, not even the state, until it is past
+        STARTING (a slow hook...), so a thread with a handle of its own
+        does that; it goes on, to stop the container, should the wait end
+        first."""
+        deadline = time.monotonic() + _UNDO_TIMEOUT
+        stopper = _BackgroundStop(self._name, self._lxcpath)
+        _worker.finish(stopper.start)
+        _worker.finish(lambda: stopper.wait(deadline))
 
     def stop(self) -> None:
         """Kill the container (SIGKILL to its init) and wait until it stopped."""
@@ -848,6 +850,43 @@ class _FreezeNudger:
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
+
+
+class _BackgroundStop:
+    """Stop a container unless it is STOPPED, and wait (bounded) until it
+    is, in a daemon thread with a handle of its own."""
+
+    __slots__ = ("_done", "_lxcpath", "_name", "_thread")
+
+    def __init__(self, name: str, lxcpath: str) -> None:
+        self._name = name
+        self._lxcpath = lxcpath
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lxcpy-undo-start", daemon=True)
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def wait(self, deadline: float) -> None:
+        self._done.wait(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        try:
+            h = _ffi.handle_new(self._name, _ffi.enc_path(self._lxcpath))
+            if h is None:
+                return
+            try:
+                stopped = State.STOPPED.value
+                if _ffi.state(h) != stopped:
+                    _ffi.stop(h)
+                    deadline = time.monotonic() + _UNDO_TIMEOUT
+                    while _ffi.state(h) != stopped and time.monotonic() < deadline:
+                        _ffi.wait(h, stopped, _WAIT_SLICE)
+            finally:
+                _ffi.handle_free(h)
+        finally:
+            self._done.set()
 
 
 def _state(value: Any) -> State:

@@ -374,6 +374,24 @@ def test_ctrl_c_during_start_leaves_it_stopped(
     assert open_fds() == fds
 
 
+def test_ctrl_c_during_a_slow_start_hook_is_bounded(
+    container: lxcpy.Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # liblxc's monitor answers no command (stop, state) while a pre-start
+    # hook runs: start() waits a bounded time for STOPPED, then leaves the
+    # stop queued in a thread of its own, and the container never runs on.
+    from lxcpy import container as container_module
+
+    monkeypatch.setattr(container_module, "_UNDO_TIMEOUT", 1.0)
+    slow_start(container, tmp_path, 4)
+    took = interrupt(container.start, 0.3)
+    assert took < PROMPT
+    deadline = time.monotonic() + 15
+    while container.state is not lxcpy.State.STOPPED and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert_stays_stopped(container)
+
+
 def test_start_fails_when_the_helper_dies(
     helper_on: None, container: lxcpy.Container, tmp_path: Path
 ) -> None:
