@@ -281,10 +281,12 @@ static pid_t fork_own_group(void)
 
 /* Create from a child process, so that the template's stdout and stderr
  * can go to outfd without touching the caller's own fds 0-2 (which other
- * threads use). Returns the child's pid (in its own process group; its
- * exit code is 0 on success), which the caller waits for, or -errno. */
+ * threads use). Returns 0 with the child's pid in *child (in its own
+ * process group; its exit code is 0 on success), which the caller waits
+ * for, or -errno. *child is set before returning, so that a caller
+ * interrupted right after the call still knows what to kill. */
 int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
-		 int flags, char **argv, int outfd)
+		 int flags, char **argv, int outfd, int *child)
 {
 	pid_t pid = fork_own_group();
 
@@ -301,7 +303,8 @@ int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
 		}
 		_exit(c->create(c, t, bdevtype, NULL, flags, argv) ? 0 : 1);
 	}
-	return pid;
+	*child = pid;
+	return 0;
 }
 
 /* -- leaving the monitor cgroup after start ------------------------------
@@ -466,10 +469,9 @@ bool lxcpy_start_here(struct lxc_container *c, int useinit, char **argv)
 }
 
 /* Start from a child process (see lxcpy_start_here): the caller never
- * enters the monitor cgroup. Returns the child's pid (in its own process
- * group; its exit code is 0 on success), which the caller waits for, or
- * -errno. */
-int lxcpy_start(struct lxc_container *c, int useinit, char **argv)
+ * enters the monitor cgroup. Returns 0 with the child's pid in *child (as
+ * lxcpy_create), or -errno. */
+int lxcpy_start(struct lxc_container *c, int useinit, char **argv, int *child)
 {
 	pid_t pid = fork_own_group();
 
@@ -477,7 +479,8 @@ int lxcpy_start(struct lxc_container *c, int useinit, char **argv)
 		return -errno;
 	if (pid == 0)
 		_exit(lxcpy_start_here(c, useinit, argv) ? 0 : 1);
-	return pid;
+	*child = pid;
+	return 0;
 }
 
 bool lxcpy_stop(struct lxc_container *c)

@@ -28,10 +28,11 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from lxcpy import _ffi, _helper
 
-__all__ = ["finish", "wait_child", "wait_worker"]
+__all__ = ["finish", "run_child", "wait_worker"]
 
 _SLICE_MS = 1000
 # How long cleanup waits for a killed group to be gone, or for the helper
@@ -99,17 +100,23 @@ def _abandon_child(pid: int) -> None:
     _wait_group_gone(pid)
 
 
-def wait_child(pid: int) -> int:
-    """Wait for a child the shim forked (lxcpy_create, lxcpy_start: the
-    leader of its own group) and reap it, then kill whatever it left in its
-    group. Returns its exit code, 128 + the signal that killed it, or
-    -errno. On any exception while waiting, the child and its group are
-    killed and reaped first."""
+def run_child(fork: Callable[[Any], int]) -> int:
+    """Fork with ``fork(pid_box)`` (a shim function, lxcpy_create or
+    lxcpy_start: its child leads its own group; 0 or -errno), wait for the
+    child and reap it, then kill whatever it left in its group. Returns its
+    exit code, 128 + the signal that killed it, or -errno. On any exception
+    (KeyboardInterrupt), the child and its group are killed and reaped
+    first; the shim writes the pid before it returns, so there is no moment
+    when the child runs unknown."""
+    box = _ffi.pid_box()
+    pidfd = -1
     try:
-        pidfd = os.pidfd_open(pid)
-    except (OSError, AttributeError):
-        pidfd = -1
-    try:
+        err = fork(box)
+        if err < 0:
+            return err
+        pid = int(box[0])
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(pid)
         while True:
             if pidfd >= 0:
                 _sleep_on(pidfd, _SLICE_MS)
@@ -118,22 +125,22 @@ def wait_child(pid: int) -> int:
             try:
                 res = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
+                box[0] = 0
                 return -errno.ECHILD  # someone else's os.wait() took it
             if res is not None:
                 break
+        # Exited, not reaped yet: the group id is still ours.
+        _kill_group(pid)
+        _, status = os.waitpid(pid, 0)
+        box[0] = 0
+        return _code(status)
     except BaseException:
-        finish(lambda: _abandon_child(pid))
+        if box[0] > 0:
+            finish(lambda: _abandon_child(int(box[0])))
         raise
     finally:
         if pidfd >= 0:
             os.close(pidfd)
-    # Exited, not reaped yet: the group id is still ours.
-    _kill_group(pid)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return -errno.ECHILD
-    return _code(status)
 
 
 def _abandon_group(pgid: int) -> None:
@@ -141,12 +148,13 @@ def _abandon_group(pgid: int) -> None:
     _wait_group_gone(pgid)
 
 
-def _cancel(remote: _helper.Remote, pgid: int) -> None:
+def _cancel(fd: int, pgid: int | None) -> None:
     """Ask the helper to kill the worker's group (it does when the request's
-    socket reaches EOF) and wait for its DONE; should the helper be gone,
-    kill the group here."""
+    socket reaches EOF) and wait for its DONE; should the helper be gone
+    first, kill the group here. ``pgid`` is None when the worker's STARTED
+    has not been read yet: it may be on its way."""
     with contextlib.suppress(OSError):
-        s = socket.socket(fileno=os.dup(remote.fd))
+        s = socket.socket(fileno=os.dup(fd))
         try:
             s.shutdown(socket.SHUT_WR)
         finally:
@@ -154,16 +162,21 @@ def _cancel(remote: _helper.Remote, pgid: int) -> None:
     deadline = time.monotonic() + _GONE_WITHIN
     confirmed = False
     while time.monotonic() < deadline:
-        try:
-            reply = remote.poll()
-        except _helper.HelperLost:
-            break
-        if reply is not None:
-            confirmed = reply[1] == _ffi.HREP_DONE
-            if confirmed:
-                break
+        rc, reply, passed = _ffi.hrecv(fd, True)
+        if passed >= 0:
+            os.close(passed)
+        if rc in (-errno.EAGAIN, -errno.EINTR):
+            _sleep_on(fd, 100)
             continue
-        _sleep_on(remote.fd, 100)
+        if reply is None:
+            break  # EOF: the helper died
+        if reply[1] == _ffi.HREP_STARTED:
+            pgid = reply[3]
+            continue
+        confirmed = True  # DONE, or a refusal: no worker left
+        break
+    if pgid is None:
+        return
     if not confirmed:
         _kill_group(pgid)
     _wait_group_gone(pgid)
@@ -173,29 +186,44 @@ def wait_worker(msg: bytes, fds: list[int]) -> tuple[int, int]:
     """Send a lifecycle request to lxcpy's helper and wait for its worker:
     (err, wait status) of its DONE reply. A helper that dies first raises
     HelperLost, once the worker's group is gone; on any other exception
-    while waiting, the worker and its group are killed first."""
-    fd, first, pidfd, h = _helper.open_request(msg, fds)
-    remote = _helper.Remote(fd, pidfd, h)
+    (KeyboardInterrupt), the worker and its group are killed first."""
+    # A copy of the request's socket, made as it is sent: through it the
+    # request can be cancelled whenever the exception comes.
+    spares: list[int] = []
+
+    def send(ctl: int) -> int:
+        fd = _ffi.hsend(ctl, msg, fds)
+        if fd >= 0:
+            spares.append(os.dup(fd))
+        return fd
+
+    fd = pidfd = -1
+    pgid: int | None = None
     try:
-        err, kind, _status, pgid = first
+        fd, first, pidfd, h = _helper.open_request(send)
+        err, kind, _status, started = first
         if err < 0 or kind != _ffi.HREP_STARTED:
             return err or -errno.EPROTO, 0
-        try:
-            while True:
-                try:
-                    reply = remote.poll()
-                except _helper.HelperLost:
-                    # The worker died with the helper; what it started did
-                    # not, and still holds the group id.
-                    finish(lambda: _abandon_group(pgid))
-                    raise
-                if reply is not None:
-                    return reply[0], reply[2]
-                _sleep_on(fd, _SLICE_MS)
-        except _helper.HelperLost:
-            raise
-        except BaseException:
-            finish(lambda: _cancel(remote, pgid))
-            raise
+        pgid = started
+        remote = _helper.Remote(fd, pidfd, h)
+        while True:
+            reply = remote.poll()
+            if reply is not None:
+                return reply[0], reply[2]
+            _sleep_on(fd, _SLICE_MS)
+    except _helper.HelperLost:
+        # Before STARTED, no worker did anything. After it, the worker died
+        # with the helper; what it started did not, and holds the group id.
+        lost = pgid
+        if lost is not None:
+            finish(lambda: _abandon_group(lost))
+        raise
+    except BaseException:
+        known = pgid
+        if spares:
+            finish(lambda: _cancel(spares[-1], known))
+        raise
     finally:
-        remote.close()
+        for x in (fd, pidfd, *spares):
+            if x >= 0:
+                os.close(x)

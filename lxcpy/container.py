@@ -271,9 +271,9 @@ class Container:
                     if msg is not None:
                         rc = self._in_helper(op, msg, (out,))
                     else:
-                        rc = _ffi.create(h, template, backend, argv, out)
-                        if rc > 0:
-                            rc = _worker.wait_child(rc)
+                        rc = _worker.run_child(
+                            lambda child: _ffi.create(h, template, backend, argv, out, child)
+                        )
                 except BaseException:
                     # Interrupted, or the helper died: the worker and the
                     # template are gone by now.
@@ -328,9 +328,7 @@ class Container:
                 if msg is not None:
                     rc = self._in_helper(op, msg)
                 else:
-                    rc = _ffi.start(h, use_init, argv)
-                    if rc > 0:
-                        rc = _worker.wait_child(rc)
+                    rc = _worker.run_child(lambda child: _ffi.start(h, use_init, argv, child))
                 if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
                     # liblxc failed cleanly (its command socket was taken):
                     # another start got there first, and that one is going.

@@ -82,9 +82,9 @@ def interrupt(call: Callable[[], object], after: float) -> float:
         signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
     timer = threading.Timer(after, fire)
-    timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
+            timer.start()  # a short ``after`` may fire in here
             call()
         raised = time.monotonic()
     finally:
@@ -235,6 +235,27 @@ def test_ctrl_c_during_create_leaves_nothing(
     assert not os.path.lexists(os.path.join(lxcpath, "hang")), "something came back"
     assert open_fds() == fds
     assert zombies() == zombies_before
+
+
+def test_ctrl_c_right_at_the_fork_leaves_nothing(
+    lxcpath: str, hanging_template: tuple[str, Path]
+) -> None:
+    # Interrupts within the first milliseconds: between the fork and the
+    # wait (in-process), or before the worker's STARTED is read (helper).
+    template, pids = hanging_template
+    warm_helper()
+    fds = open_fds()
+    watchdog = Watchdog(pids, 60)
+    try:
+        for i in range(30):
+            with lxcpy.Container("hang", lxcpath) as c:
+                interrupt(lambda c=c: c.create(template, config=NO_NET), 0.001 + i * 0.001)  # type: ignore[misc]
+            assert all_gone(read_pids(pids)), i
+            time.sleep(0.1)
+            assert not os.path.lexists(os.path.join(lxcpath, "hang")), i
+    finally:
+        watchdog.stop()
+    assert open_fds() == fds
 
 
 def test_ctrl_c_during_ephemeral_create(lxcpath: str, hanging_template: tuple[str, Path]) -> None:
