@@ -258,27 +258,23 @@ class Container:
         for key, value in items:
             self.config[key] = value
         h = self._handle()
-        made = _claim(self._lxcpath, self._name)
-        out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
+        made: list[str] = []
+        out = -1
         try:
+            out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
+            _claim(self._lxcpath, self._name, made)
             with self._op("create") as op:
-                try:
-                    msg = None
-                    if _helper.enabled():
-                        msg = _ffi.hpack_create(
-                            self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
-                        )
-                    if msg is not None:
-                        rc = self._in_helper(op, msg, (out,))
-                    else:
-                        rc = _worker.run_child(
-                            lambda child: _ffi.create(h, template, backend, argv, out, child)
-                        )
-                except BaseException:
-                    # Interrupted, or the helper died: the worker and the
-                    # template are gone by now.
-                    _unclaim(made)
-                    raise
+                msg = None
+                if _helper.enabled():
+                    msg = _ffi.hpack_create(
+                        self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
+                    )
+                if msg is not None:
+                    rc = self._in_helper(op, msg, (out,))
+                else:
+                    rc = _worker.run_child(
+                        lambda child: _ffi.create(h, template, backend, argv, out, child)
+                    )
                 if rc != 0 or not _ffi.is_defined(h):
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
@@ -290,8 +286,14 @@ class Container:
                         _child_failure(f"liblxc could not create the container {what}", rc),
                         output=output,
                     )
+        except BaseException:
+            # Interrupted, or the helper died: the worker and the template
+            # are gone by now.
+            _unclaim(made)
+            raise
         finally:
-            os.close(out)
+            if out >= 0:
+                os.close(out)
         self._reload()
 
     def start(
@@ -898,12 +900,13 @@ def _state(value: Any) -> State:
     raise ValueError(f"not a container state: {value!r}")
 
 
-def _claim(lxcpath: str, name: str) -> list[str]:
+def _claim(lxcpath: str, name: str, made: list[str]) -> None:
     """Make the container's directory, atomically: of two concurrent
     creates, one makes it, the other gets AlreadyDefinedError before it
     touched anything (liblxc then creates into the empty directory, with
-    the mode it gives one). Returns the directories made, innermost first:
-    the container's, then the missing ones on the way to it."""
+    the mode it gives one). Appends to ``made`` the directories made,
+    innermost first, as soon as they are: the container's, then the
+    missing ones on the way to it."""
     missing = []
     path = lxcpath
     while not os.path.lexists(path) and os.path.dirname(path) != path:
@@ -920,8 +923,10 @@ def _claim(lxcpath: str, name: str) -> list[str]:
         ) from None
     try:
         os.mkdir(home, 0o700)
+        made += [home, *missing]
     except FileExistsError:
         # The directories on the way hold the other's: nothing to remove.
+        _remove_empty(missing)
         raise AlreadyDefinedError(
             f"{home} already exists (another create, or what one left)",
             container=name,
@@ -932,23 +937,23 @@ def _claim(lxcpath: str, name: str) -> list[str]:
         raise CreateError(
             f"cannot make {home}: {e.strerror}", container=name, operation="create", errno=e.errno
         ) from None
-    made = [home, *missing]
     try:
         os.chmod(home, 0o770)
     except OSError as e:
-        _unclaim(made)
         raise CreateError(
             f"cannot make {home}: {e.strerror}", container=name, operation="create", errno=e.errno
         ) from None
-    return made
 
 
 def _unclaim(made: list[str]) -> None:
-    """Remove what _claim made: the container's directory with what is in
-    it, then the directories on the way to it if they are empty (another
-    create may be using them)."""
+    """Remove what _claim made (once): the container's directory with what
+    is in it, then the directories on the way to it if they are empty
+    (another create may be using them)."""
+    if not made:
+        return
     _remove_tree(made[0])
     _remove_empty(made[1:])
+    made.clear()
 
 
 def _remove_empty(paths: list[str]) -> None:
