@@ -272,13 +272,31 @@ int lxcpy_get_keys(struct lxc_container *c, const char *prefix, char *buf, int l
 	return c->get_keys(c, prefix, buf, len);
 }
 
-/* Create from a child process, so that the template's stdout and stderr
- * can go to outfd without touching the caller's own fds 0-2 (which other
- * threads use). Returns the child's exit code (0 on success) or -errno. */
-int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
-		 int flags, char **argv, int outfd)
+/* A child in a process group of its own, so that the caller can kill it
+ * with everything it started that stayed in its group (a template and its
+ * processes; liblxc's monitor leaves it with setsid()). Both sides call
+ * setpgid(), so the group exists as soon as either returns. */
+static pid_t fork_own_group(void)
 {
 	pid_t pid = fork();
+
+	if (pid == 0)
+		setpgid(0, 0);
+	else if (pid > 0)
+		setpgid(pid, pid);
+	return pid;
+}
+
+/* Create from a child process, so that the template's stdout and stderr
+ * can go to outfd without touching the caller's own fds 0-2 (which other
+ * threads use). Returns 0 with the child's pid in *child (in its own
+ * process group; its exit code is 0 on success), which the caller waits
+ * for, or -errno. *child is set before returning, so that a caller
+ * interrupted right after the call still knows what to kill. */
+int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
+		 int flags, char **argv, int outfd, int *child)
+{
+	pid_t pid = fork_own_group();
 
 	if (pid < 0)
 		return -errno;
@@ -293,7 +311,8 @@ int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
 		}
 		_exit(c->create(c, t, bdevtype, NULL, flags, argv) ? 0 : 1);
 	}
-	return lxcpy_wait_child(pid);
+	*child = pid;
+	return 0;
 }
 
 /* -- leaving the monitor cgroup after start ------------------------------
@@ -458,17 +477,18 @@ bool lxcpy_start_here(struct lxc_container *c, int useinit, char **argv)
 }
 
 /* Start from a child process (see lxcpy_start_here): the caller never
- * enters the monitor cgroup. Returns the child's exit code (0 on success)
- * or -errno. */
-int lxcpy_start(struct lxc_container *c, int useinit, char **argv)
+ * enters the monitor cgroup. Returns 0 with the child's pid in *child (as
+ * lxcpy_create), or -errno. */
+int lxcpy_start(struct lxc_container *c, int useinit, char **argv, int *child)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_own_group();
 
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
 		_exit(lxcpy_start_here(c, useinit, argv) ? 0 : 1);
-	return lxcpy_wait_child(pid);
+	*child = pid;
+	return 0;
 }
 
 bool lxcpy_stop(struct lxc_container *c)

@@ -40,8 +40,8 @@ char *lxcpy_get_running_config_item(struct lxc_container *c, const char *key);
 int lxcpy_get_keys(struct lxc_container *c, const char *prefix, char *buf, int len);
 
 int lxcpy_create(struct lxc_container *c, const char *t, const char *bdevtype,
-                 int flags, char **argv, int outfd);
-int lxcpy_start(struct lxc_container *c, int useinit, char **argv);
+                 int flags, char **argv, int outfd, int *child);
+int lxcpy_start(struct lxc_container *c, int useinit, char **argv, int *child);
 bool lxcpy_stop(struct lxc_container *c);
 bool lxcpy_shutdown(struct lxc_container *c, int timeout);
 int lxcpy_reboot(struct lxc_container *c, int timeout);

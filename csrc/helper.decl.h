@@ -16,7 +16,7 @@
 /* The reply always carries one of these. */
 #define LXCPY_HREP_DONE 1   /* status: the wait status of the worker */
 #define LXCPY_HREP_PONG 2   /* pid: the helper's pid */
-#define LXCPY_HREP_STARTED 3 /* pid: the attached process (its pidfd rides along) */
+#define LXCPY_HREP_STARTED 3 /* pid: the attached process or the worker (its pidfd rides along) */
 
 struct lxcpy_hreply {
 	int32_t err;    /* 0, or -errno: the request was refused or failed to run */

@@ -19,7 +19,11 @@
  *
  * Replies are struct lxcpy_hreply messages on the reply socket. An
  * attach gets two: STARTED (with the attached process's pidfd) once it
- * runs, DONE with its wait status once the helper reaped it.
+ * runs, DONE with its wait status once the helper reaped it. So do START
+ * and CREATE: STARTED (the worker's pid, which is its process group's
+ * id, and its pidfd) before the worker does anything, then DONE. The
+ * caller cancels one by shutting its end of the socket down: the helper
+ * then kills the worker's group, and sends DONE once it reaped it.
  */
 #ifndef LXCPY_HPROTO_H
 #define LXCPY_HPROTO_H

@@ -230,13 +230,21 @@ def get_running_config_item(h: Handle, key: str) -> str | None:
 # -- lifecycle ----------------------------------------------------------------
 
 
+def pid_box() -> Any:
+    """An int the shim writes a forked child's pid into (0 until then)."""
+    return ffi.new("int *")
+
+
 def create(
     h: Handle,
     template: str | None,
     backend: str | None,
     args: list[str],
     outfd: int,
+    child: Any,
 ) -> int:
+    """Fork a child that creates (its pid into the pid_box ``child``): 0
+    or -errno."""
     argv, _keep = _argv([enc(a) for a in args])
     return int(
         lib.lxcpy_create(
@@ -246,15 +254,18 @@ def create(
             0,
             argv,
             outfd,
+            child,
         )
     )
 
 
-def start(h: Handle, use_init: bool, cmd: list[bytes] | None) -> int:
+def start(h: Handle, use_init: bool, cmd: list[bytes] | None, child: Any) -> int:
+    """Fork a child that starts (its pid into the pid_box ``child``): 0 or
+    -errno."""
     if cmd is None:
-        return int(lib.lxcpy_start(h.c, int(use_init), ffi.NULL))
+        return int(lib.lxcpy_start(h.c, int(use_init), ffi.NULL, child))
     argv, _keep = _argv(cmd)
-    return int(lib.lxcpy_start(h.c, int(use_init), argv))
+    return int(lib.lxcpy_start(h.c, int(use_init), argv, child))
 
 
 def stop(h: Handle) -> bool:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _helper, _validate
+from lxcpy import _attach, _ffi, _helper, _validate, _worker
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -56,6 +56,15 @@ _DEFAULT_TIMEOUT = 30.0
 # How long one blocking liblxc wait may run before Python looks at signals
 # (KeyboardInterrupt) again.
 _WAIT_SLICE = 1
+# How often reboot() looks for the new init.
+_REBOOT_POLL = 0.05
+# How long a start() that raised waits for the container to be STOPPED.
+_UNDO_TIMEOUT = 10.0
+# States in which a start that liblxc refused was beaten by another one
+# (a failed start of ours would be ABORTING, STOPPING or STOPPED).
+_STARTED_BY_SOMEONE = frozenset(
+    s.value for s in (State.STARTING, State.RUNNING, State.FREEZING, State.FROZEN, State.THAWED)
+)
 
 
 class Container:
@@ -251,7 +260,11 @@ class Container:
         in ``CreateError.output`` if creating fails. A missing lxcpath is
         made (with its parents, mode 0755), as ``lxc-create`` does; a
         container directory that is a symlink is refused (liblxc would
-        write through it). A failed create leaves nothing behind.
+        write through it). The container's directory is claimed first
+        (``AlreadyDefinedError`` when it exists: of two concurrent creates,
+        one wins). A create that raises, KeyboardInterrupt included, leaves
+        nothing behind: the template and its processes are killed, and what
+        the call made is removed.
         """
         if template is not None:
             # liblxc writes the template and its arguments into the config
@@ -281,22 +294,11 @@ class Container:
                 container=self._name,
                 operation="create",
             )
-        fresh = [p for p in (_first_missing(self._lxcpath), home) if not os.path.lexists(p)]
+        made: list[str] = []
+        out = -1
         try:
-            os.makedirs(self._lxcpath, 0o755, exist_ok=True)
-        except OSError as e:
-            for path in reversed(fresh):
-                _remove_tree(path)
-            raise with_os_error(
-                CreateError,
-                f"could not make the lxcpath {self._lxcpath}: {e.strerror}",
-                e.errno or errno.EIO,
-                filename=e.filename,
-                container=self._name,
-                operation="create",
-            ) from None
-        out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
-        try:
+            out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
+            _claim(self._lxcpath, self._name, made)
             with self._op("create") as op:
                 msg = None
                 if _helper.enabled():
@@ -306,21 +308,28 @@ class Container:
                 if msg is not None:
                     rc = self._in_helper(op, msg, (out,))
                 else:
-                    rc = _ffi.create(h, template, backend, argv, out)
+                    rc = _worker.run_child(
+                        lambda child: _ffi.create(h, template, backend, argv, out, child)
+                    )
                 if rc != 0 or not _ffi.is_defined(h):
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
                     # remove what this call made, and only that.
-                    for path in reversed(fresh):
-                        _remove_tree(path)
+                    _unclaim(made)
                     output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
                     what = f"from template {template!r}" if template else "without a template"
                     op.fail(
                         _child_failure(f"liblxc could not create the container {what}", rc),
                         output=output,
                     )
+        except BaseException:
+            # Interrupted, or the helper died: the worker and the template
+            # are gone by now.
+            _unclaim(made)
+            raise
         finally:
-            os.close(out)
+            if out >= 0:
+                os.close(out)
         self._reload()
 
     def start(
@@ -334,7 +343,11 @@ class Container:
         ``use_init`` under lxc-init) and return once it is RUNNING.
 
         The caller's cgroups are left as they were (liblxc's start runs in a
-        short-lived child process).
+        short-lived child process). A start that raises, KeyboardInterrupt
+        included, leaves the container stopped (stopping what it got
+        going, which may take as long as liblxc's monitor takes to start
+        serving); one that lost to a concurrent start raises
+        ``AlreadyRunningError``.
         """
         argv = None if cmd is None else [_ffi.enc(a) for a in _validate.strings(cmd, "cmd")]
         if argv is not None and not argv:
@@ -342,18 +355,43 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_stopped("start")
+        h = self._handle()
         with self._op("start") as op:
-            msg = None
-            if _helper.enabled():
-                msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
-            if msg is not None:
-                rc = self._in_helper(op, msg)
-            else:
-                rc = _ffi.start(self._handle(), use_init, argv)
-            if rc != 0:
-                op.fail(_child_failure("liblxc could not start the container", rc))
-            if not self._wait_state(State.RUNNING, limit):
-                op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            try:
+                msg = None
+                if _helper.enabled():
+                    msg = _ffi.hpack_start(
+                        self._name, _ffi.enc_path(self._lxcpath), use_init, argv
+                    )
+                if msg is not None:
+                    rc = self._in_helper(op, msg)
+                else:
+                    rc = _worker.run_child(lambda child: _ffi.start(h, use_init, argv, child))
+                if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
+                    # liblxc failed cleanly (its command socket was taken):
+                    # another start got there first, and that one is going.
+                    op.fail("the container was started concurrently", error=AlreadyRunningError)
+                if rc != 0:
+                    op.fail(_child_failure("liblxc could not start the container", rc))
+                if not self._wait_state(State.RUNNING, limit):
+                    op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            except AlreadyRunningError:
+                raise
+            except BaseException:
+                self._undo_start()
+                raise
+
+    def _undo_start(self) -> None:
+        """After a start() that raised: stop what it may have got going and
+        wait, bounded, for STOPPED (through further Ctrl-Cs). liblxc's
+        monitor answers nothing, not even the state, until it is past
+        STARTING (a slow hook...), so a thread with a handle of its own
+        does that; it goes on, to stop the container, should the wait end
+        first."""
+        deadline = time.monotonic() + _UNDO_TIMEOUT
+        stopper = _BackgroundStop(self._name, self._lxcpath)
+        _worker.finish(stopper.start)
+        _worker.finish(lambda: stopper.wait(deadline))
 
     def stop(self) -> None:
         """Kill the container (SIGKILL to its init) and wait until it stopped."""
@@ -371,10 +409,13 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_running("shutdown")
+        h = self._handle()
         with self._op("shutdown") as op:
-            if _ffi.shutdown(self._handle(), _validate.whole_seconds(limit)):
-                return
-            if not _ffi.is_running(self._handle()):
+            # Timeout 0: liblxc sends the halt signal (once) and returns;
+            # the wait is ours, in slices (KeyboardInterrupt gets through).
+            if not _ffi.shutdown(h, 0) and _ffi.is_running(h):
+                op.fail("liblxc could not send the halt signal")
+            if self._wait_state(State.STOPPED, limit):
                 return
             if not force:
                 op.fail(
@@ -388,12 +429,26 @@ class Container:
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
         self._need_running("reboot")
+        h = self._handle()
         with self._op("reboot") as op:
-            rc = _ffi.reboot(self._handle(), _validate.whole_seconds(limit))
+            before = _ffi.init_pid(h)
+            # Timeout 0: liblxc sends the reboot signal (once) and returns.
+            # Rebooted is RUNNING again with another init, waited for here
+            # in short sleeps (KeyboardInterrupt gets through).
+            rc = _ffi.reboot(h, 0)
             if rc < 0:
                 op.fail("this liblxc cannot reboot with a timeout", error=UnsupportedError)
             if rc == 0:
-                op.fail(f"the container did not reboot within {limit:g} s")
+                op.fail("liblxc could not send the reboot signal")
+            deadline = time.monotonic() + limit
+            while True:
+                pid = _ffi.init_pid(h)
+                if pid > 0 and pid != before and _ffi.state(h) == State.RUNNING.value:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    op.fail(f"the container did not reboot within {limit:g} s")
+                time.sleep(min(_REBOOT_POLL, left))
 
     def freeze(self) -> None:
         """Freeze every process of the container."""
@@ -435,7 +490,9 @@ class Container:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if _ffi.wait(h, want.value, min(_WAIT_SLICE, _validate.whole_seconds(left))):
+            # Never liblxc's 0 (no timeout at all on its socket) or -1
+            # (forever): one second at most, even when no limit was given.
+            if _ffi.wait(h, want.value, _WAIT_SLICE):
                 return True
 
     def destroy(self, *, snapshots: bool = False, rootfs_outside: bool = False) -> None:
@@ -561,15 +618,17 @@ class Container:
         of lxcpy's helper process. The worker opens its own handle, loads
         this handle's in-memory configuration (saved to a memfd: unsaved
         changes apply as they would in-process) and logs to this handle's
-        log. Returns what the in-process shim functions return: the
-        worker's exit code, 128 + a signal, or -errno."""
+        log. Returns what the in-process wait returns: the worker's exit
+        code, 128 + a signal, or -errno; waits in slices, and kills the
+        worker's process group before anything (KeyboardInterrupt; a
+        dead helper: CreateError/StartError) goes up."""
         h = self._handle()
         cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
         try:
             if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
                 op.fail("liblxc could not save the configuration for lxcpy's helper")
             try:
-                err, _kind, status, _pid = _helper.request(msg, [cfg, _ffi.log_fd(h), *fds])
+                err, status = _worker.wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
             except _helper.HelperLost as e:
                 op.fail(str(e))
             return _helper.wait_status_code(err, status)
@@ -871,6 +930,43 @@ class _FreezeNudger:
         self._thread.join()
 
 
+class _BackgroundStop:
+    """Stop a container unless it is STOPPED, and wait (bounded) until it
+    is, in a daemon thread with a handle of its own."""
+
+    __slots__ = ("_done", "_lxcpath", "_name", "_thread")
+
+    def __init__(self, name: str, lxcpath: str) -> None:
+        self._name = name
+        self._lxcpath = lxcpath
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lxcpy-undo-start", daemon=True)
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def wait(self, deadline: float) -> None:
+        self._done.wait(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        try:
+            h = _ffi.handle_new(self._name, _ffi.enc_path(self._lxcpath))
+            if h is None:
+                return
+            try:
+                stopped = State.STOPPED.value
+                if _ffi.state(h) != stopped:
+                    _ffi.stop(h)
+                    deadline = time.monotonic() + _UNDO_TIMEOUT
+                    while _ffi.state(h) != stopped and time.monotonic() < deadline:
+                        _ffi.wait(h, stopped, _WAIT_SLICE)
+            finally:
+                _ffi.handle_free(h)
+        finally:
+            self._done.set()
+
+
 def _state(value: Any) -> State:
     if isinstance(value, State):
         return value
@@ -882,13 +978,80 @@ def _state(value: Any) -> State:
     raise ValueError(f"not a container state: {value!r}")
 
 
-def _first_missing(path: str) -> str:
-    """The outermost directory on the way to ``path`` that does not exist yet."""
-    missing = path
-    parent = os.path.dirname(path)
-    while parent != missing and not os.path.lexists(parent):
-        missing, parent = parent, os.path.dirname(parent)
-    return missing
+def _claim(lxcpath: str, name: str, made: list[str]) -> None:
+    """Make the container's directory, atomically: of two concurrent
+    creates, one makes it, the other gets AlreadyDefinedError before it
+    touched anything (liblxc then creates into the empty directory, with
+    the mode it gives one). Appends to ``made`` the directories made,
+    innermost first, as soon as they are: the container's, then the
+    missing ones on the way to it."""
+    missing = []
+    path = lxcpath
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    home = os.path.join(lxcpath, name)
+    try:
+        os.makedirs(lxcpath, 0o755, exist_ok=True)
+    except OSError as e:
+        _remove_empty(missing)
+        raise with_os_error(
+            CreateError,
+            f"could not make the lxcpath {lxcpath}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=e.filename,
+            container=name,
+            operation="create",
+        ) from None
+    try:
+        os.mkdir(home, 0o700)
+        made += [home, *missing]
+    except FileExistsError:
+        # The directories on the way hold the other's: nothing to remove.
+        _remove_empty(missing)
+        raise AlreadyDefinedError(
+            f"{home} already exists (another create, or what one left)",
+            container=name,
+            operation="create",
+        ) from None
+    except OSError as e:
+        _remove_empty(missing)
+        raise with_os_error(
+            CreateError,
+            f"could not make {home}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=home,
+            container=name,
+            operation="create",
+        ) from None
+    try:
+        os.chmod(home, 0o770)
+    except OSError as e:
+        raise with_os_error(
+            CreateError,
+            f"could not make {home}: {e.strerror}",
+            e.errno or errno.EIO,
+            filename=home,
+            container=name,
+            operation="create",
+        ) from None
+
+
+def _unclaim(made: list[str]) -> None:
+    """Remove what _claim made (once): the container's directory with what
+    is in it, then the directories on the way to it if they are empty
+    (another create may be using them)."""
+    if not made:
+        return
+    _remove_tree(made[0])
+    _remove_empty(made[1:])
+    made.clear()
+
+
+def _remove_empty(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
 
 
 def _remove_tree(path: str, dev: int | None = None) -> None:

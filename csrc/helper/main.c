@@ -8,11 +8,17 @@
  * of the caller's end is closed, that is when the caller is gone.
  *
  * Each request (see hproto.h) carries its own reply socket. The helper
- * forks one worker per request, which does the liblxc work and _exit()s
- * with the result (start and create); the helper reaps its workers, and only them (liblxc
- * waits for its own intermediate children), and sends each exact wait
- * status on the request's reply socket. The event loop polls the control
- * socket and a signalfd for SIGCHLD; nothing runs in a signal handler.
+ * forks one worker per start or create request, which leads a process
+ * group of its own, dies with the helper (PR_SET_PDEATHSIG), first sends
+ * STARTED (its pid and a pidfd) and then does the liblxc work and
+ * _exit()s with the result. The helper reaps its workers, and only them
+ * (liblxc waits for its own intermediate children), kills what a worker
+ * left in its group before reaping it, and sends each exact wait status
+ * (DONE) on the request's reply socket. A caller that shuts its end of
+ * that socket down (an interrupted call) makes the helper kill the
+ * worker's group at once. The event loop polls the control socket, a
+ * signalfd for SIGCHLD and the workers' reply sockets; nothing runs in a
+ * signal handler.
  *
  * Every request is checked (framing, counts, sizes, the fds' types, the
  * names and paths the public API refuses) and answered -EINVAL when
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -56,6 +63,8 @@ extern char **environ;
 struct child {
 	pid_t pid;
 	int reply;
+	int worker;  /* a start/create worker: the leader of its own group */
+	int watched; /* its reply socket is polled for the caller's cancel */
 };
 
 static struct child *children;
@@ -165,7 +174,7 @@ static void reply(int fd, int err, int kind, int status, int pid)
  * attached processes and workers start as they would in-process. Not
  * RLIMIT_CPU and RLIMIT_RTTIME: they would count the helper's own time. */
 
-static pid_t caller;
+static pid_t caller, helper_pid;
 static struct rlimit limits[RLIM_NLIMITS];
 static int limits_known[RLIM_NLIMITS];
 
@@ -482,7 +491,7 @@ static struct lxc_container *attach_handle(const char *name, const char *lxcpath
 	return e->h.c;
 }
 
-static int add_child(pid_t pid, int replyfd);
+static int add_child(pid_t pid, int replyfd, int worker);
 
 static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
 {
@@ -521,7 +530,7 @@ static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
 	}
 	/* Our unreaped child: the pid cannot have been reused. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	add_child(pid, fds[0]);
+	add_child(pid, fds[0], 0);
 	reply_fd(fds[0], 0, LXCPY_HREP_STARTED, 0, pid, pidfd);
 	if (pidfd >= 0)
 		close(pidfd);
@@ -582,22 +591,42 @@ static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
 
 /* -- the loop ---------------------------------------------------------------- */
 
-static int add_child(pid_t pid, int replyfd)
+static int add_child(pid_t pid, int replyfd, int worker)
 {
 	if (nchildren == MAX_CHILDREN)
 		return -EAGAIN;
 	children[nchildren].pid = pid;
 	children[nchildren].reply = replyfd;
+	children[nchildren].worker = worker;
+	children[nchildren].watched = worker;
 	nchildren++;
 	return 0;
+}
+
+/* Kill a worker's process group: the worker and what it started that
+ * stayed in the group (a template, liblxc's intermediate processes).
+ * Only while the worker is our unreaped child: its pid, hence the group
+ * id, cannot have been reused. */
+static void kill_worker_group(const struct child *ch)
+{
+	if (ch->worker)
+		kill(-ch->pid, SIGKILL);
 }
 
 static void reap(void)
 {
 	for (size_t i = 0; i < nchildren;) {
+		siginfo_t si;
 		int status;
-		pid_t r = waitpid(children[i].pid, &status, WNOHANG);
+		pid_t r;
 
+		/* A worker that exited: first what it left in its group. */
+		si.si_pid = 0;
+		if (children[i].worker &&
+		    waitid(P_PID, (id_t)children[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == children[i].pid)
+			kill_worker_group(&children[i]);
+		r = waitpid(children[i].pid, &status, WNOHANG);
 		if (r == 0 || (r < 0 && errno == EINTR)) {
 			i++;
 			continue;
@@ -641,6 +670,24 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 		return;
 	}
 	if (pid == 0) {
+		/* The worker leads a process group of its own (the caller, or
+		 * the helper when the caller cancels, kills it whole) and dies
+		 * with the helper. Before any work it tells the caller its pid
+		 * (the group's id) and sends a pidfd: whatever it starts, the
+		 * caller knows which group to kill. */
+		pid_t self = getpid();
+		int pidfd;
+
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != helper_pid)
+			_exit(125);
+		pidfd = (int)syscall(SYS_pidfd_open, self, 0);
+		if (lxcpy_hsend_reply(fds[0], &(struct lxcpy_hreply){.kind = LXCPY_HREP_STARTED,
+								   .pid = self},
+				      pidfd) < 0)
+			_exit(125);
+		if (pidfd >= 0)
+			close(pidfd);
 		/* The worker keeps only the request's fds (not the reply socket,
 		 * nor the control socket or other requests' sockets), and
 		 * liblxc gets SIGCHLD back. SIGPIPE stays ignored, as it is
@@ -655,8 +702,18 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 			worker_create(r, fds);
 		_exit(125);
 	}
-	add_child(pid, fds[0]);
+	setpgid(pid, pid); /* the group exists before anyone may kill it */
+	add_child(pid, fds[0], 1);
 	fds[0] = -1; /* kept until the worker is reaped */
+}
+
+/* The caller of a start or create shut its end of the request's socket
+ * down (an interrupted call) or closed it: kill the worker's group. The
+ * worker is reaped as usual, and DONE sent. */
+static void cancel(struct child *ch)
+{
+	ch->watched = 0;
+	kill_worker_group(ch);
 }
 
 static int handle_request(char *buf, int empty_is_eof)
@@ -709,12 +766,14 @@ static int handle_request(char *buf, int empty_is_eof)
 
 int main(int argc, char **argv)
 {
-	struct pollfd pfd[2];
+	struct pollfd *pfd;
+	struct child **polled;
 	sigset_t mask;
 	char *buf;
 	int sfd;
 
 	caller = getppid();
+	helper_pid = getpid();
 #ifdef LXCPY_SANITIZE
 	/* A sanitizer build (LXCPY_SANITIZE=1): with ASan, UBSan writes its
 	 * reports to stderr whatever its log_path says, and lxcpy gives us
@@ -750,13 +809,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	children = calloc(MAX_CHILDREN, sizeof(*children));
+	pfd = calloc(MAX_CHILDREN + 2, sizeof(*pfd));
+	polled = calloc(MAX_CHILDREN, sizeof(*polled));
 	for (int i = 0; i < MAX_HANDLES; i++) {
 		handles[i].h.logfd = -1;
 		handles[i].probe = -1;
 	}
 	/* 4-byte aligned, as lxcpy_hunpack wants. */
 	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
-	if (sfd < 0 || !children || !buf) {
+	if (sfd < 0 || !children || !pfd || !polled || !buf) {
 		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
 		return 2;
 	}
@@ -770,14 +831,27 @@ int main(int argc, char **argv)
 	pfd[1].fd = sfd;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		/* Cached handles whose callers may let go: checked each second. */
-		int n = poll(pfd, 2, sweep_handles() ? 1000 : -1);
+		nfds_t n = 2;
 
-		if (n < 0) {
+		/* The reply sockets of workers: a caller's cancel reads as EOF. */
+		for (size_t i = 0; i < nchildren; i++) {
+			if (!children[i].watched)
+				continue;
+			polled[n - 2] = &children[i];
+			pfd[n].fd = children[i].reply;
+			pfd[n].events = POLLIN | POLLRDHUP;
+			pfd[n].revents = 0;
+			n++;
+		}
+		/* Cached handles whose callers may let go: checked each second. */
+		if (poll(pfd, n, sweep_handles() ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		for (nfds_t k = 2; k < n; k++)
+			if (pfd[k].revents)
+				cancel(polled[k - 2]);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
@@ -791,7 +865,9 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
-	/* The caller is gone. Workers in flight finish on their own (init
-	 * reaps them); their replies have nobody to go to. */
+	/* The caller is gone: so are workers in flight (they die with the
+	 * helper), and with them, here, what they started in their groups. */
+	for (size_t i = 0; i < nchildren; i++)
+		kill_worker_group(&children[i]);
 	return 0;
 }

@@ -1,0 +1,229 @@
+"""Waiting for the process that does a ``create()`` or ``start()``, and
+making sure it is gone when the call is abandoned.
+
+That process is a child of this process (``LXCPY_HELPER=0``: the shim
+forks it) or a worker of lxcpy's helper. Either way it leads a process
+group of its own, which the template, liblxc's storage and intermediate
+processes inherit (liblxc's monitor leaves it with ``setsid()``), so
+killing the group kills everything the call started except a container's
+monitor.
+
+A wait sleeps at most a second at a time (GIL released), so that
+KeyboardInterrupt gets through. When the wait is abandoned (an exception,
+KeyboardInterrupt included) or the helper died, the group is killed and
+waited for before the exception goes on, so that what the caller then
+removes is not written again behind its back. A group is killed only while
+its leader is an unreaped child (its id cannot have been reused), or right
+after the helper that had it died, while its other members still hold
+the id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lxcpy import _ffi, _helper
+
+__all__ = ["finish", "run_child", "wait_worker"]
+
+_SLICE_MS = 1000
+# How long cleanup waits for a killed group to be gone, or for the helper
+# to confirm it killed one.
+_GONE_WITHIN = 5.0
+
+
+def _sleep_on(fd: int, ms: int) -> None:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.poll(ms)
+
+
+def _code(status: int) -> int:
+    """A wait status as lxcpy_wait_child reports it."""
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return -errno.ECHILD
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid is still alive (zombies excepted)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int) -> None:
+    deadline = time.monotonic() + _GONE_WITHIN
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def finish(step: Callable[[], None]) -> None:
+    """Run one cleanup step to its end, through further Ctrl-Cs (the first
+    one is already on its way up); each step is bounded."""
+    while True:
+        try:
+            step()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _abandon_child(pid: int) -> None:
+    _kill_group(pid)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    _wait_group_gone(pid)
+
+
+def run_child(fork: Callable[[Any], int]) -> int:
+    """Fork with ``fork(pid_box)`` (a shim function, lxcpy_create or
+    lxcpy_start: its child leads its own group; 0 or -errno), wait for the
+    child and reap it, then kill whatever it left in its group. Returns its
+    exit code, 128 + the signal that killed it, or -errno. On any exception
+    (KeyboardInterrupt), the child and its group are killed and reaped
+    first; the shim writes the pid before it returns, so there is no moment
+    when the child runs unknown."""
+    box = _ffi.pid_box()
+    pidfd = -1
+    try:
+        err = fork(box)
+        if err < 0:
+            return err
+        pid = int(box[0])
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(pid)
+        while True:
+            if pidfd >= 0:
+                _sleep_on(pidfd, _SLICE_MS)
+            else:
+                time.sleep(0.02)
+            try:
+                res = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                box[0] = 0
+                return -errno.ECHILD  # someone else's os.wait() took it
+            if res is not None:
+                break
+        # Exited, not reaped yet: the group id is still ours.
+        _kill_group(pid)
+        _, status = os.waitpid(pid, 0)
+        box[0] = 0
+        return _code(status)
+    except BaseException:
+        if box[0] > 0:
+            finish(lambda: _abandon_child(int(box[0])))
+        raise
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def _abandon_group(pgid: int) -> None:
+    _kill_group(pgid)
+    _wait_group_gone(pgid)
+
+
+def _cancel(fd: int, pgid: int | None) -> None:
+    """Ask the helper to kill the worker's group (it does when the request's
+    socket reaches EOF) and wait for its DONE; should the helper be gone
+    first, kill the group here. ``pgid`` is None when the worker's STARTED
+    has not been read yet: it may be on its way."""
+    with contextlib.suppress(OSError):
+        s = socket.socket(fileno=os.dup(fd))
+        try:
+            s.shutdown(socket.SHUT_WR)
+        finally:
+            s.close()
+    deadline = time.monotonic() + _GONE_WITHIN
+    confirmed = False
+    while time.monotonic() < deadline:
+        rc, reply, passed = _ffi.hrecv(fd, True)
+        if passed >= 0:
+            os.close(passed)
+        if rc in (-errno.EAGAIN, -errno.EINTR):
+            _sleep_on(fd, 100)
+            continue
+        if reply is None:
+            break  # EOF: the helper died
+        if reply[1] == _ffi.HREP_STARTED:
+            pgid = reply[3]
+            continue
+        confirmed = True  # DONE, or a refusal: no worker left
+        break
+    if pgid is None:
+        return
+    if not confirmed:
+        _kill_group(pgid)
+    _wait_group_gone(pgid)
+
+
+def wait_worker(msg: bytes, fds: list[int]) -> tuple[int, int]:
+    """Send a lifecycle request to lxcpy's helper and wait for its worker:
+    (err, wait status) of its DONE reply. A helper that dies first raises
+    HelperLost, once the worker's group is gone; on any other exception
+    (KeyboardInterrupt), the worker and its group are killed first."""
+    # A copy of the request's socket, made as it is sent: through it the
+    # request can be cancelled whenever the exception comes.
+    spares: list[int] = []
+
+    def send(ctl: int) -> int:
+        fd = _ffi.hsend(ctl, msg, fds)
+        if fd >= 0:
+            spares.append(os.dup(fd))
+        return fd
+
+    fd = pidfd = -1
+    pgid: int | None = None
+    try:
+        fd, first, pidfd, h = _helper.open_request(send)
+        err, kind, _status, started = first
+        if err < 0 or kind != _ffi.HREP_STARTED:
+            return err or -errno.EPROTO, 0
+        pgid = started
+        remote = _helper.Remote(fd, pidfd, h)
+        while True:
+            reply = remote.poll()
+            if reply is not None:
+                return reply[0], reply[2]
+            _sleep_on(fd, _SLICE_MS)
+    except _helper.HelperLost:
+        # Before STARTED, no worker did anything. After it, the worker died
+        # with the helper; what it started did not, and holds the group id.
+        lost = pgid
+        if lost is not None:
+            finish(lambda: _abandon_group(lost))
+        raise
+    except BaseException:
+        known = pgid
+        if spares:
+            finish(lambda: _cancel(spares[-1], known))
+        raise
+    finally:
+        for x in (fd, pidfd, *spares):
+            if x >= 0:
+                os.close(x)

@@ -1,0 +1,456 @@
+"""Ctrl-C and lost helpers during blocking lifecycle calls: every blocking
+call answers KeyboardInterrupt within about a second, and a create() or
+start() that raises (KeyboardInterrupt included) leaves nothing of itself
+behind: no template or starter process, no container directory, no
+running container, no fd. Also: concurrent create()/start() of one
+container have exactly one winner."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers import NEUTRAL_CWD, NO_NET, open_fds, proc_stat, zombies
+
+import lxcpy
+from lxcpy import _helper
+
+# How long after the signal a call may take to raise KeyboardInterrupt.
+PROMPT = 2.5
+
+
+def alive(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def all_gone(pids: list[int], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not any(alive(p) for p in pids)
+
+
+def read_pids(path: Path) -> list[int]:
+    try:
+        return [int(w) for w in path.read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def monitors(lxcpath: str, name: str) -> list[int]:
+    """Live liblxc monitor processes of lxcpath/name."""
+    want = f"[lxc monitor] {lxcpath} {name}".encode()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmd.rstrip(b"\0").startswith(want) and alive(int(entry.name)):
+            out.append(int(entry.name))
+    return out
+
+
+def warm_helper() -> None:
+    """Spawn the helper now (if in use), so its fds are counted before."""
+    if _helper.enabled():
+        _helper.helper_pid()
+
+
+def interrupt(call: Callable[[], object], after: float) -> float:
+    """Run call() with a SIGINT delivered ``after`` seconds in; assert it
+    raised KeyboardInterrupt and return how long after the signal it did.
+    The signal goes to another thread (as a Ctrl-C may): no system call of
+    the calling thread is interrupted, only Python's flag is set."""
+    fired: list[float] = []
+
+    def fire() -> None:
+        fired.append(time.monotonic())
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    timer = threading.Timer(after, fire)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            timer.start()  # a short ``after`` may fire in here
+            call()
+        raised = time.monotonic()
+    finally:
+        timer.cancel()
+        timer.join()
+    return raised - fired[0]
+
+
+@pytest.fixture
+def hanging_template(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A template (an absolute path: liblxc runs it as is) that writes its
+    pid and its sleep's pid to a file and hangs. Both are killed at the
+    end whatever happened (they would keep an unfixed create() waiting)."""
+    pids = tmp_path / "template.pids"
+    script = tmp_path / "hang-template"
+    script.write_text(f"#!/bin/sh\necho $$ >> {pids}\nsleep 1000 &\necho $! >> {pids}\nwait\n")
+    script.chmod(0o755)
+    try:
+        yield str(script), pids
+    finally:
+        for pid in read_pids(pids):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+class Watchdog:
+    """Kills the hanging template's processes after ``seconds``, so that a
+    call that ignores Ctrl-C (the bug) ends and the test fails instead of
+    hanging."""
+
+    def __init__(self, pids: Path, seconds: float) -> None:
+        self._pids = pids
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(seconds,), daemon=True)
+        self._thread.start()
+
+    def _run(self, seconds: float) -> None:
+        if self._done.wait(seconds):
+            return
+        for pid in read_pids(self._pids):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+# -- wait(), shutdown(), reboot() -------------------------------------------------
+
+
+def test_wait_forever_answers_ctrl_c(running: lxcpy.Container) -> None:
+    # wait(state) with no timeout used liblxc's "forever" (-1) in C.
+    watchdog = threading.Timer(10, running.stop)
+    watchdog.start()
+    try:
+        took = interrupt(lambda: running.wait(lxcpy.State.STOPPED), after=0.5)
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+    assert took < PROMPT
+    assert running.state is lxcpy.State.RUNNING
+
+
+def test_wait_infinite_timeout_answers_ctrl_c(running: lxcpy.Container) -> None:
+    watchdog = threading.Timer(10, running.stop)
+    watchdog.start()
+    try:
+        took = interrupt(lambda: running.wait("STOPPED", timeout=math.inf), after=0.5)
+    finally:
+        watchdog.cancel()
+        watchdog.join()
+    assert took < PROMPT
+
+
+def test_shutdown_answers_ctrl_c(container: lxcpy.Container) -> None:
+    # An init that ignores the halt signal: liblxc's shutdown would sit in
+    # C for the whole timeout.
+    container.config["lxc.signal.halt"] = "SIGCONT"
+    container.start()
+    took = interrupt(lambda: container.shutdown(timeout=12), after=0.5)
+    assert took < PROMPT
+    assert container.running
+    container.stop()
+
+
+def test_shutdown_sends_the_halt_signal_once_and_waits(container: lxcpy.Container) -> None:
+    # A sliced shutdown must not signal init once per slice: this init
+    # counts the halt signals it gets and exits at the second.
+    container.config["lxc.signal.halt"] = "SIGUSR1"
+    container.start(
+        cmd=[
+            "/bin/sh",
+            "-c",
+            "n=0; trap 'n=$((n+1)); [ $n -ge 2 ] && exit 0' USR1; while :; do sleep 0.2; done",
+        ]
+    )
+    with pytest.raises(lxcpy.StopTimeoutError):
+        container.shutdown(timeout=3.5)
+    assert container.running
+    container.shutdown(timeout=10)
+    assert container.state is lxcpy.State.STOPPED
+
+
+def test_reboot_answers_ctrl_c(container: lxcpy.Container) -> None:
+    container.config["lxc.signal.reboot"] = "SIGCONT"
+    container.start()
+    took = interrupt(lambda: container.reboot(timeout=12), after=0.5)
+    assert took < PROMPT
+    assert container.running
+    container.stop()
+
+
+def test_reboot_timeout(container: lxcpy.Container) -> None:
+    container.config["lxc.signal.reboot"] = "SIGCONT"
+    container.start()
+    pid = container.init_pid
+    t0 = time.monotonic()
+    with pytest.raises(lxcpy.RebootError):
+        container.reboot(timeout=1.5)
+    assert 1.4 < time.monotonic() - t0 < 5
+    assert container.init_pid == pid
+    container.stop()
+
+
+# -- create() ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", [0.01, 0.05, 0.4, 1.5])
+def test_ctrl_c_during_create_leaves_nothing(
+    lxcpath: str, hanging_template: tuple[str, Path], after: float
+) -> None:
+    template, pids = hanging_template
+    warm_helper()
+    fds, zombies_before = open_fds(), zombies()
+    watchdog = Watchdog(pids, 15)
+    try:
+        with lxcpy.Container("hang", lxcpath) as c:
+            took = interrupt(lambda: c.create(template, config=NO_NET), after)
+            assert took < PROMPT
+            assert not c.defined
+    finally:
+        watchdog.stop()
+    assert all_gone(read_pids(pids)), "the template is still running"
+    assert not os.path.lexists(os.path.join(lxcpath, "hang"))
+    assert lxcpy.list_containers(lxcpath) == []
+    time.sleep(0.5)
+    assert not os.path.lexists(os.path.join(lxcpath, "hang")), "something came back"
+    assert open_fds() == fds
+    assert zombies() == zombies_before
+
+
+def test_ctrl_c_right_at_the_fork_leaves_nothing(
+    lxcpath: str, hanging_template: tuple[str, Path]
+) -> None:
+    # Interrupts within the first milliseconds: between the fork and the
+    # wait (in-process), or before the worker's STARTED is read (helper).
+    # (Not counted here: fds, which an interrupt landing between a C call's
+    # return and Python storing the fd it returned can still leak.)
+    template, pids = hanging_template
+    watchdog = Watchdog(pids, 60)
+    try:
+        for i in range(30):
+            with lxcpy.Container("hang", lxcpath) as c:
+                interrupt(lambda c=c: c.create(template, config=NO_NET), 0.001 + i * 0.001)  # type: ignore[misc]
+            assert all_gone(read_pids(pids)), i
+            time.sleep(0.1)
+            assert not os.path.lexists(os.path.join(lxcpath, "hang")), i
+    finally:
+        watchdog.stop()
+
+
+def test_ctrl_c_during_ephemeral_create(lxcpath: str, hanging_template: tuple[str, Path]) -> None:
+    template, pids = hanging_template
+    watchdog = Watchdog(pids, 15)
+    try:
+        took = interrupt(
+            lambda: lxcpy.ephemeral(template, config=NO_NET, lxcpath=lxcpath).__enter__(), 1.0
+        )
+    finally:
+        watchdog.stop()
+    assert took < PROMPT
+    assert all_gone(read_pids(pids))
+    time.sleep(1)
+    assert os.listdir(lxcpath) == []
+
+
+def test_create_fails_when_the_helper_dies(
+    helper_on: None, lxcpath: str, hanging_template: tuple[str, Path]
+) -> None:
+    template, pids = hanging_template
+    with lxcpy.Container("warm", lxcpath) as c:
+        c.create(config=NO_NET)  # a helper is running from here on
+        c.destroy()
+
+    def kill_helper() -> None:
+        deadline = time.monotonic() + 10
+        while not read_pids(pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pid = _helper.current_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_helper)
+    watchdog = Watchdog(pids, 15)
+    try:
+        with lxcpy.Container("hang", lxcpath) as c:
+            killer.start()
+            t0 = time.monotonic()
+            with pytest.raises(lxcpy.CreateError):
+                c.create(template, config=NO_NET)
+            assert time.monotonic() - t0 < 8
+            assert not c.defined
+    finally:
+        killer.join()
+        watchdog.stop()
+    assert all_gone(read_pids(pids)), "the template outlived the helper"
+    time.sleep(0.5)
+    assert lxcpy.list_containers(lxcpath) == []
+    assert not os.path.lexists(os.path.join(lxcpath, "hang"))
+
+
+def test_concurrent_creates_have_one_winner(lxcpath: str) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import lxcpy
+        c = lxcpy.Container(sys.argv[1], sys.argv[2])
+        sys.stdin.read(1)
+        try:
+            c.create("busybox", config={"lxc.net.0.type": "empty"})
+            print("won")
+        except lxcpy.AlreadyDefinedError:
+            print("lost")
+        """
+    )
+    env = dict(os.environ)
+    for rnd in range(20):
+        name = f"race{rnd}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, name, lxcpath],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=NEUTRAL_CWD,
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        time.sleep(0.3)  # both imported lxcpy and opened their handle
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("x")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=120) for p in procs]
+        results = sorted(out.strip() for out, _err in outs)
+        assert results == ["lost", "won"], (rnd, outs)
+        with lxcpy.Container(name, lxcpath) as c:
+            assert c.defined
+            with c.started():
+                assert c.run(["true"]).returncode == 0
+            c.destroy()
+
+
+# -- start() ----------------------------------------------------------------------
+
+
+def slow_start(container: lxcpy.Container, tmp_path: Path, seconds: float) -> None:
+    """Make start() take a while: a pre-start hook (run by liblxc's monitor)
+    that sleeps."""
+    hook = tmp_path / "slow-hook"
+    hook.write_text(f"#!/bin/sh\nsleep {seconds}\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    container.config["lxc.hook.pre-start"] = str(hook)
+
+
+def assert_stays_stopped(c: lxcpy.Container) -> None:
+    assert c.state is lxcpy.State.STOPPED
+    time.sleep(2.5)  # what an unfixed start left going would be RUNNING by now
+    assert c.state is lxcpy.State.STOPPED
+    assert monitors(c.lxcpath, c.name) == []
+
+
+@pytest.mark.parametrize("after", [0.01, 0.05, 0.3, 0.8])
+def test_ctrl_c_during_start_leaves_it_stopped(
+    container: lxcpy.Container, tmp_path: Path, after: float
+) -> None:
+    slow_start(container, tmp_path, 0.6)
+    warm_helper()
+    fds = open_fds()
+    returned = False
+
+    def start() -> None:
+        nonlocal returned
+        container.start()
+        returned = True
+        for _ in range(100):  # the signal lands here if start() was quicker
+            time.sleep(0.05)
+
+    took = interrupt(start, after)
+    assert took < PROMPT
+    if returned:  # too late to interrupt start() itself
+        container.stop()
+    assert_stays_stopped(container)
+    assert open_fds() == fds
+
+
+def test_ctrl_c_during_a_slow_start_hook_is_bounded(
+    container: lxcpy.Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # liblxc's monitor answers no command (stop, state) while a pre-start
+    # hook runs: start() waits a bounded time for STOPPED, then leaves the
+    # stop queued in a thread of its own, and the container never runs on.
+    from lxcpy import container as container_module
+
+    monkeypatch.setattr(container_module, "_UNDO_TIMEOUT", 1.0)
+    slow_start(container, tmp_path, 4)
+    took = interrupt(container.start, 0.3)
+    assert took < PROMPT
+    deadline = time.monotonic() + 15
+    while container.state is not lxcpy.State.STOPPED and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert_stays_stopped(container)
+
+
+def test_start_fails_when_the_helper_dies(
+    helper_on: None, container: lxcpy.Container, tmp_path: Path
+) -> None:
+    container.start()  # a helper is running from here on
+    container.stop()
+    slow_start(container, tmp_path, 2)
+    pid = _helper.current_pid()
+    assert pid is not None
+    killer = threading.Timer(0.7, os.kill, (pid, signal.SIGKILL))
+    killer.start()
+    try:
+        with pytest.raises(lxcpy.StartError):
+            container.start()
+    finally:
+        killer.join()
+    assert_stays_stopped(container)
+
+
+def test_concurrent_starts_loser_gets_already_running(container: lxcpy.Container) -> None:
+    def start(c: lxcpy.Container, barrier: threading.Barrier, results: list[object]) -> None:
+        barrier.wait()
+        try:
+            c.start()
+            results.append("ok")
+        except lxcpy.LxcError as e:
+            results.append(e)
+
+    for _ in range(5):
+        results: list[object] = []
+        handles = [container, lxcpy.Container(container.name, container.lxcpath)]
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=start, args=(c, barrier, results)) for c in handles]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        handles[1].close()
+        assert container.running
+        container.stop()
+        assert results.count("ok") == 1, results
+        losers = [r for r in results if r != "ok"]
+        assert len(losers) == 1 and type(losers[0]) is lxcpy.AlreadyRunningError, results
