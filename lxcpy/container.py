@@ -481,12 +481,16 @@ class Container:
         return self._wait_state(want, float("inf") if limit is None else limit)
 
     def _wait_state(self, want: State, limit: float) -> bool:
-        # Slices of a second, so that KeyboardInterrupt gets through.
+        # Slices of a second, so that KeyboardInterrupt gets through, and a
+        # close() from another thread ends the wait (ValueError, as any
+        # call on a closed Container).
         h = self._handle()
         deadline = time.monotonic() + limit
         while True:
             if _ffi.state(h) == want.value:
                 return True
+            if self._slot.closed:
+                raise ValueError(f"Container {self._name!r} was closed while waiting")
             left = deadline - time.monotonic()
             if left <= 0:
                 return False

@@ -32,7 +32,8 @@ def _run_script(code: str, *args: str, timeout: float = 60) -> subprocess.Comple
 
 def test_close_while_another_thread_waits(running: lxcpy.Container) -> None:
     """close() from one thread while another is in wait(): no crash (it
-    segfaulted), the wait ends normally, later calls raise ValueError."""
+    segfaulted); the wait ends with ValueError within about a second, as
+    do later calls."""
     r = _run_script(
         """
         import sys, threading, time, lxcpy
@@ -40,9 +41,9 @@ def test_close_while_another_thread_waits(running: lxcpy.Container) -> None:
         out = []
         def waiter():
             try:
-                out.append(c.wait("STOPPED", timeout=2))
+                out.append(c.wait("STOPPED", timeout=30))
             except BaseException as e:
-                out.append(e)
+                out.append(type(e).__name__)
         t = threading.Thread(target=waiter)
         t.start()
         time.sleep(0.5)
@@ -51,13 +52,14 @@ def test_close_while_another_thread_waits(running: lxcpy.Container) -> None:
             c.state
         except ValueError:
             out.append("closed")
+        start = time.monotonic()
         t.join()
-        print(out)
+        print(out, time.monotonic() - start < 2)
         """,
         running.lxcpath,
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "['closed', False]"
+    assert r.stdout.strip() == "['closed', 'ValueError'] True"
 
 
 def test_close_during_shutdown_never_touches_a_reused_fd(container: lxcpy.Container) -> None:
@@ -90,7 +92,8 @@ def test_close_during_shutdown_never_touches_a_reused_fd(container: lxcpy.Contai
         try:
             t.join(30)
             assert not t.is_alive()
-            assert [type(e) for e in errors] == [lxcpy.StopTimeoutError]
+            # The wait for STOPPED ends when the object is closed.
+            assert [type(e) for e in errors] == [ValueError]
             for fd in fds:
                 assert os.fstat(fd).st_size == len(data)
         finally:
