@@ -33,7 +33,7 @@ class BuildExtWithHelper(build_ext):
         objects = self.compiler.compile(
             sources,
             output_dir=os.path.join(self.build_temp, "helper"),
-            include_dirs=[str(HERE / "csrc"), *include_dirs],
+            include_dirs=[*fb.INCLUDE_DIRS, *include_dirs],
             extra_postargs=fb.COMPILE_ARGS,
         )
         self.compiler.link_executable(

@@ -1,9 +1,11 @@
 """Build script for lxcpy._lxc, the cffi extension (API, out-of-line mode).
 
 It never imports lxcpy. It finds liblxc with pkg-config, declares only the
-shim (``constants.cdef`` and the ``*.decl.h`` files beside it) and compiles the shim's ``*.c`` files
-into the extension. setup.py also reads ``lxc_flags()``, ``HELPER_SOURCES``,
-``COMPILE_ARGS`` and ``LINK_ARGS`` from here to build the helper executable.
+shim (``decl/constants.cdef`` and the ``decl/*.decl.h`` files) and compiles
+``common/*.c`` and ``ext/*.c`` into the extension. setup.py also reads
+``lxc_flags()``, ``INCLUDE_DIRS``, ``HELPER_SOURCES`` (``helper/*.c`` and
+``common/*.c``), ``COMPILE_ARGS`` and ``LINK_ARGS`` from here to build the
+helper executable.
 
 ``LXCPY_SANITIZE=1`` in the environment builds both with AddressSanitizer
 and UndefinedBehaviorSanitizer (``make test-asan`` does, into ``.venv-asan``;
@@ -23,7 +25,15 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-DECLS = sorted(HERE.glob("*.decl.h"))
+# csrc/decl/    the cffi surface: *.decl.h, read by cdef and by the compiler
+# csrc/common/  C built into both the extension and the helper
+# csrc/ext/     C built into the extension only (attach(func) needs Python)
+# csrc/helper/  C built into the helper executable only
+DECL = HERE / "decl"
+COMMON = HERE / "common"
+DECLS = sorted(DECL.glob("*.decl.h"))
+INCLUDE_DIRS = [str(DECL), str(COMMON)]
+EXTENSION_SOURCES = [*sorted(COMMON.glob("*.c")), *sorted((HERE / "ext").glob("*.c"))]
 MISSING = (
     "lxcpy needs liblxc's development files (lxc/lxccontainer.h and lxc.pc): install "
     "the package 'lxc-dev' on Debian/Ubuntu or 'lxc-devel' on Fedora, and 'pkg-config'."
@@ -59,14 +69,8 @@ def lxc_flags() -> tuple[list[str], list[str], list[str]]:
 
 
 # The helper executable (lxcpy/lxcpy-helper, built by setup.py): its own
-# sources in csrc/helper/, plus the shim sources it shares with the
-# extension (none of which needs libpython; attach.c, which does, stays out).
-HELPER_SOURCES = [
-    *sorted((HERE / "helper").glob("*.c")),
-    HERE / "core.c",
-    HERE / "hproto.c",
-    HERE / "attach_run.c",
-]
+# sources, plus the common ones it shares with the extension.
+HELPER_SOURCES = [*sorted((HERE / "helper").glob("*.c")), *sorted(COMMON.glob("*.c"))]
 
 # LXCPY_SANITIZE=1: ASan + UBSan, for the extension and the helper alike.
 SANITIZE = os.environ.get("LXCPY_SANITIZE", "").strip() == "1"
@@ -82,7 +86,7 @@ LINK_ARGS = ["-fsanitize=address,undefined"] if SANITIZE else []
 def _cdef() -> str:
     """The constants file, then every ``*.decl.h`` without its preprocessor
     lines (the include guard), which the C compiler reads as they are."""
-    parts = [(HERE / "constants.cdef").read_text()]
+    parts = [(DECL / "constants.cdef").read_text()]
     for decl in DECLS:
         lines = decl.read_text().splitlines()
         parts.append("\n".join(ln for ln in lines if not ln.lstrip().startswith("#")))
@@ -91,15 +95,14 @@ def _cdef() -> str:
 
 def build() -> FFI:
     include_dirs, library_dirs, libraries = lxc_flags()
-    sources = sorted(HERE.glob("*.c"))
     builder = FFI()
     builder.cdef(_cdef())
     includes = "".join(f'#include "{d.name}"\n' for d in DECLS)
     builder.set_source(
         "lxcpy._lxc",
         '#include "lxcpy_shim.h"\n' + includes,
-        sources=[os.path.relpath(s) for s in sources],
-        include_dirs=[str(HERE), *include_dirs],
+        sources=[os.path.relpath(s) for s in EXTENSION_SOURCES],
+        include_dirs=[*INCLUDE_DIRS, *include_dirs],
         library_dirs=library_dirs,
         libraries=libraries,
         extra_compile_args=COMPILE_ARGS,

@@ -311,7 +311,7 @@ def clone(
     return _own(lib.lxcpy_handle_wrap(c))
 
 
-# -- extras ---------------------------------------------------------------
+# -- the other container operations (csrc/ext/container_ops.c) -------------
 # cgroups, network, devices, mounts, console, snapshots, checkpoints, fds.
 # Every array and string liblxc hands over is copied and freed here.
 

@@ -1,4 +1,4 @@
-"""Every extra method on a closed Container raises ValueError (like a
+"""Every operation on a closed Container raises ValueError (like a
 closed file), before any C call."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import lxcpy
 
 
-def test_extras_on_closed_container(container: lxcpy.Container) -> None:
+def test_operations_on_closed_container(container: lxcpy.Container) -> None:
     container.close()
     calls = [
         lambda: container.cgroup,

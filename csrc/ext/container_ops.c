@@ -6,7 +6,7 @@
 
 #include "lxcpy_shim.h"
 #include "core.decl.h"
-#include "extra.decl.h"
+#include "container_ops.decl.h"
 #include "attach.decl.h"
 #include "attach_int.h"
 

@@ -1,4 +1,5 @@
-"""Every example script of the extras runs and prints what it should."""
+"""Every example script of the other container operations (cgroups, network,
+devices, console, snapshots...) runs and prints what it should."""
 
 from __future__ import annotations
 
