@@ -606,16 +606,24 @@ class Container:
             flags |= _ffi.CLONE_KEEPNAME
         if keep_mac:
             flags |= _ffi.CLONE_KEEPMACADDR
-        with self._op("clone") as op:
-            h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
-            if h is None:
-                op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
-        # liblxc leaves the copy's handle with a configuration a handle
-        # opened afresh would not have (the rootfs path keeps its storage
-        # type prefix, which an in-process start cannot open): return a
-        # fresh one, as Container(new_name, lxcpath) would be.
-        _ffi.handle_free(h)
-        return Container(new, dest)
+        try:
+            with self._op("clone") as op:
+                h = _ffi.clone(self._handle(), new, _ffi.enc_path(dest), flags, backend)
+                if h is None:
+                    op.fail(f"liblxc could not clone the container to {new!r} in {dest}")
+            # liblxc leaves the copy's handle with a configuration a handle
+            # opened afresh would not have (the rootfs path keeps its
+            # storage type prefix, which an in-process start cannot open):
+            # return a fresh one, as Container(new_name, lxcpath) would be.
+            _ffi.handle_free(h)
+            return Container(new, dest)
+        except LxcError:
+            raise  # liblxc's clone failed: it made nothing to keep
+        except BaseException:
+            # A KeyboardInterrupt that came while liblxc copied is raised
+            # once it returns: the copy this call made does not stay.
+            _undo_clone(new, dest)
+            raise
 
     def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:
         """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker
@@ -1076,6 +1084,16 @@ def _remove_tree(path: str, dev: int | None = None) -> None:
             _remove_tree(entry.path, st.st_dev)
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def _undo_clone(name: str, lxcpath: str) -> None:
+    """Destroy the copy a clone() that raised made (it checked that nothing
+    of that name existed before)."""
+    if not os.path.lexists(os.path.join(lxcpath, name)):
+        return
+    with contextlib.suppress(LxcError), Container(name, lxcpath) as copy:
+        if copy.defined:
+            copy.destroy()
 
 
 def _clones(home: str) -> list[str]:

@@ -454,3 +454,22 @@ def test_concurrent_starts_loser_gets_already_running(container: lxcpy.Container
         assert results.count("ok") == 1, results
         losers = [r for r in results if r != "ok"]
         assert len(losers) == 1 and type(losers[0]) is lxcpy.AlreadyRunningError, results
+
+
+@pytest.mark.parametrize("offset", [0.005, 0.015, 0.03])
+def test_ctrl_c_during_clone_leaves_no_copy(
+    base: lxcpy.Container, lxcpath: str, offset: float
+) -> None:
+    """A KeyboardInterrupt that comes while liblxc copies is raised once it
+    returns: the copy it made is destroyed (ephemeral(base=...) left it)."""
+
+    returned: list[bool] = []
+
+    def clone() -> None:
+        base.clone("cl", lxcpath=lxcpath, snapshot=True).close()
+        returned.append(True)
+        time.sleep(5)
+
+    interrupt(clone, offset)
+    # Interrupted inside clone(), or after it returned the copy.
+    assert os.path.lexists(os.path.join(lxcpath, "cl")) == bool(returned)
