@@ -267,12 +267,30 @@ def test_drop_capabilities(running: lxcpy.Container) -> None:
     assert kept & ~dropped
 
 
+def _host_cgroups(pid: int) -> str:
+    with open(f"/proc/{pid}/cgroup") as f:
+        return f.read()
+
+
 def test_move_to_cgroup(running: lxcpy.Container) -> None:
-    inside = running.run(["cat", "/proc/self/cgroup"], capture_output=True, text=True).stdout
-    outside = running.run(["cat", "/proc/self/cgroup"], move_to_cgroup=False,
-                          namespaces=Namespace.MOUNT, capture_output=True, text=True).stdout
-    assert "ct" in inside
-    assert inside != outside
+    """Seen from the host (inside, a cgroup namespace may show only "/" or
+    "/.lxc"): attached, the process is in the container's payload cgroup;
+    with move_to_cgroup=False, it stays in the caller's (or the helper's)."""
+    init = running.init_pid
+    assert init is not None
+    payload = {ln.split(":", 2)[2] for ln in _host_cgroups(init).splitlines()}
+    with running.popen(["sleep", "30"]) as inside:
+        moved = _host_cgroups(inside.pid)
+        inside.kill()
+    with running.popen(["sleep", "30"], move_to_cgroup=False) as outside:
+        kept = _host_cgroups(outside.pid)
+        outside.kill()
+    assert any(path.startswith(p) for p in payload for path in _paths(moved))
+    assert not any(path.startswith(p) for p in payload if p != "/" for path in _paths(kept))
+
+
+def _paths(text: str) -> list[str]:
+    return [ln.split(":", 2)[2] for ln in text.splitlines()]
 
 
 def test_remount_proc_sys(running: lxcpy.Container) -> None:
