@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from lxcpy import _attachable, _ffi, _helper, _validate
+from lxcpy import _attachable, _ffi, _helper, _sigint, _validate
 from lxcpy._attach_options import (
     DEFAULT,
     AttachOptions,
@@ -39,7 +39,7 @@ from lxcpy._attach_options import (
 from lxcpy._check import LogCapture, Operation
 from lxcpy._pychild import child_function
 from lxcpy._stdio import PIPE, check_std, close, pipe, plumb
-from lxcpy.errors import AttachError, NotRunningError
+from lxcpy.errors import AttachError, ExitStatusLostError, NotRunningError
 from lxcpy.process import Process
 
 if TYPE_CHECKING:
@@ -153,7 +153,53 @@ def spawn(
     errors: str | None,
 ) -> Process:
     """Attach ``target`` (an argv to execute, or a Python child function)
-    and return its Process once it runs (the program executed)."""
+    and return its Process once it runs (the program executed).
+
+    A Ctrl-C that comes meanwhile is held back until the process (if any)
+    is known, then it is killed and reaped and KeyboardInterrupt raised: a
+    run() or popen() interrupted at any moment leaves no process and no fd
+    behind (lxcpy._sigint)."""
+    with _sigint.held() as held:
+        try:
+            proc = _spawn(c, target, args, opts, stdin, stdout, stderr, text, encoding, errors,
+                          held)
+        except BaseException as e:
+            if held.pending and not isinstance(e, KeyboardInterrupt):
+                raise KeyboardInterrupt from e
+            raise
+        if held.pending:
+            _abandon(proc)
+            raise KeyboardInterrupt
+    return proc
+
+
+def _abandon(proc: Process) -> None:
+    """Kill and reap a process whose start was interrupted; close its pipes."""
+    proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired, ExitStatusLostError):
+        proc.wait(_ABANDON_WAIT)  # else the reaper gets it, when dropped
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+_ABANDON_WAIT = 2.0
+
+
+def _spawn(
+    c: Container,
+    target: list[bytes] | Callable[[], int],
+    args: Any,
+    opts: Options,
+    stdin: Any,
+    stdout: Any,
+    stderr: Any,
+    text: bool,
+    encoding: str | None,
+    errors: str | None,
+    held: _sigint.Held,
+) -> Process:
     for value, what in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
         check_std(value, what)
     init_pid = _attachable.check(c)
@@ -195,7 +241,7 @@ def spawn(
                             p.close_temp()
                         return fd
 
-                    sent = _helper_attach(op, send)
+                    sent = _helper_attach(op, send, held)
                 if sent is not None:
                     rc, pid, remote = sent
                 else:
@@ -267,20 +313,25 @@ _ALIVE = ("RUNNING", "FROZEN", "FREEZING", "THAWED")
 
 
 def _helper_attach(
-    op: Operation, send: Callable[[int], int]
+    op: Operation, send: Callable[[int], int], held: _sigint.Held
 ) -> tuple[int, int, _helper.Remote | None] | None:
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
     copy a small process, not this one). (rc, pid, remote); None when the
     request is too large for the helper (a huge environment): the caller
     then attaches in-process."""
     try:
-        sock, (err, kind, _status, pid), pidfd, h = _helper.open_request(send)
+        sock, reply, pidfd, h = _helper.open_request_held(send, held)
     except _helper.HelperLost as e:
         op.fail(f"lxcpy's helper process failed: {e}")
     except OSError as e:
         if e.errno == errno.E2BIG:
             return None
         raise
+    if reply is None:
+        # Ctrl-C, and no answer came in time: give up on the request.
+        os.close(sock)
+        raise KeyboardInterrupt
+    err, kind, _status, pid = reply
     if err < 0 or kind != _ffi.HREP_STARTED:
         os.close(sock)
         if pidfd >= 0:

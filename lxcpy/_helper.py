@@ -30,13 +30,15 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from lxcpy import _ffi
+from lxcpy import _ffi, _sigint
 from lxcpy._check import LOG_LEVEL
 
 __all__ = [
@@ -314,6 +316,44 @@ def open_request(
         os.close(mine)
         raise
     return mine, reply, passed, h
+
+
+def open_request_held(
+    send: Callable[[int], int], held: _sigint.Held
+) -> tuple[int, tuple[int, int, int, int] | None, int, _Helper]:
+    """open_request() with a SIGINT held back (see lxcpy._sigint): the wait
+    for the first reply goes in slices and, once a SIGINT came, waits at
+    most ``_ABANDON_WAIT`` more seconds for a reply already on its way; the
+    reply is None if none came (the caller closes the socket)."""
+    mine, h = _send(send)
+    give_up: float | None = None
+    while True:
+        rc, got, passed = _ffi.hrecv(mine, True)
+        if rc == 1 or rc not in (-errno.EAGAIN, -errno.EINTR):
+            break
+        now = time.monotonic()
+        if held.pending and give_up is None:
+            give_up = now + _ABANDON_WAIT
+        if give_up is not None and now >= give_up:
+            return mine, None, -1, h
+        _wait_readable(mine, 1.0 if give_up is None else give_up - now)
+    if got is None:
+        os.close(mine)
+        if rc < 0 and rc != -errno.EPROTO:
+            raise OSError(-rc, f"cannot read lxcpy's helper's reply: {os.strerror(-rc)}")
+        raise _lost(h)
+    return mine, got, passed, h
+
+
+# How long a request abandoned on Ctrl-C still waits for a reply already
+# on its way (the process it starts is then killed, not left running).
+_ABANDON_WAIT = 1.0
+
+
+def _wait_readable(fd: int, seconds: float) -> None:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.poll(max(1, int(seconds * 1000)))
 
 
 def helper_pid() -> int:

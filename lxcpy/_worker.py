@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lxcpy import _ffi, _helper
+from lxcpy import _ffi, _helper, _sigint
 
 __all__ = ["finish", "run_child", "wait_worker"]
 
@@ -200,7 +200,12 @@ def wait_worker(msg: bytes, fds: list[int]) -> tuple[int, int]:
     fd = pidfd = -1
     pgid: int | None = None
     try:
-        fd, first, pidfd, h = _helper.open_request(send)
+        # A Ctrl-C is held back until the reply and the fd it carried are
+        # kept here (lxcpy._sigint), then raised.
+        with _sigint.held() as held:
+            fd, first, pidfd, h = _helper.open_request_held(send, held)
+        if held.pending or first is None:
+            raise KeyboardInterrupt
         err, kind, _status, started = first
         if err < 0 or kind != _ffi.HREP_STARTED:
             return err or -errno.EPROTO, 0

@@ -94,13 +94,15 @@ class Interrupted(Exception):
 
 
 def with_alarm(offset: float, call: Callable[[], Any], grace: float = 2.5) -> dict[str, Any]:
-    """Run call with SIGALRM raising KeyboardInterrupt ``offset`` seconds in
-    (a kernel timer: it fires on time whoever holds the GIL). Returns
-    outcome and latency (from when the timer fired to when the exception
-    reached the caller)."""
+    """Run call with a Ctrl-C ``offset`` seconds in: a kernel timer
+    (SIGALRM: it fires on time whoever holds the GIL) whose handler raises
+    SIGINT, which Python's default handler (or lxcpy's, while lxcpy holds
+    one back) turns into KeyboardInterrupt, as a Ctrl-C on the terminal.
+    Returns outcome and latency (from when the timer fired to when the
+    exception reached the caller)."""
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
 
     old = signal.signal(signal.SIGALRM, on_alarm)
     t0 = time.monotonic()

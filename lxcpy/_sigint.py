@@ -1,0 +1,56 @@
+"""Holding a Ctrl-C back while fds move from C into Python.
+
+A KeyboardInterrupt is raised at the next bytecode boundary after the
+signal, which may fall between a C call that returned an fd (a request's
+socket, a process's pidfd) and the Python statement that keeps it: the fd
+leaks, and the process it stands for runs on, unknown. So where lxcpy
+starts something, it holds SIGINT back (``held()``): the default handler is
+replaced by one that only notes the signal, the code checks ``pending`` at
+the points where it can stop cleanly, and once everything it made is known
+it undoes that and raises KeyboardInterrupt itself.
+
+Python runs signal handlers in the main thread only, so only there is
+anything held back; a handler other than Python's default one (the
+caller's own) is left alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["Held", "held"]
+
+
+class Held:
+    """Whether a SIGINT came while held back."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def note(self, signum: int, frame: Any) -> None:
+        self.pending = True
+
+
+@contextmanager
+def held() -> Iterator[Held]:
+    state = Held()
+    old: Any = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                signal.signal(signal.SIGINT, state.note)
+                old = current
+        except (ValueError, OSError):
+            old = None
+    try:
+        yield state
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
