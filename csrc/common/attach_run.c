@@ -144,9 +144,11 @@ static int list_fds(int **out)
 	return n;
 }
 
-static int is_pidfd(int fd)
+/* Whether fd is a pidfd (its fdinfo has a Pid: line), and the pid it
+ * refers to in *pid (-1 once it exited, 0 when not in our namespace). */
+static int pidfd_pid(int fd, pid_t *pid)
 {
-	char path[64], buf[512];
+	char path[64], buf[512], *p;
 	ssize_t n;
 	int f;
 
@@ -159,7 +161,18 @@ static int is_pidfd(int fd)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	return strstr(buf, "\nPid:\t") != NULL;
+	p = strstr(buf, "\nPid:\t");
+	if (!p)
+		return 0;
+	*pid = (pid_t)atoi(p + 6);
+	return 1;
+}
+
+static int is_pidfd(int fd)
+{
+	pid_t pid;
+
+	return pidfd_pid(fd, &pid);
 }
 
 static int guard_thread(struct leak_guard *g)
@@ -330,24 +343,6 @@ struct context_kind {
 	ino_t ino;
 };
 
-static pid_t pidfd_pid(int fd)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\nPid:\t");
-	return p ? (pid_t)atoi(p + 6) : 0;
-}
 
 /* The init's identity: the caller's fstat() of its pidfd of it (which
  * still names it once it is reaped; compared with pidfs pidfds only),
@@ -396,7 +391,9 @@ static int context_fd(int fd, const struct context_kind *k)
 		return 1;
 	if (k->pidfs && sf.f_type == PID_FS_MAGIC)
 		return st.st_dev == k->dev && st.st_ino == k->ino;
-	return k->init > 0 && pidfd_pid(fd) == k->init;
+	pid_t pid;
+
+	return k->init > 0 && pidfd_pid(fd, &pid) && pid == k->init;
 }
 
 static const struct context_kind *every_pidfd_kind(void)
