@@ -62,7 +62,8 @@ test: install
 
 # The suite, both modes, in a Debian 12 VM with cgroup v2, AppArmor and
 # systemd (../shared/tools/vm/: software emulation, ~70 minutes; too slow
-# for CI). VM_CMD narrows it, e.g. VM_CMD='make install && .venv/bin/pytest -q tests/test_cgroup.py'.
+# for CI). VM_CMD narrows it, e.g. VM_CMD='make install && .venv/bin/pytest -q tests/test_cgroup.py'
+# (make expands it: write a shell $ as $$).
 VM ?= ../shared/tools/vm/vm.sh
 VM_CMD ?= make test
 test-vm:
