@@ -16,7 +16,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import CheckpointError, UnsupportedError, with_os_error
+from lxcpy.errors import CheckpointError, UnsupportedError, from_os_error, with_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -70,10 +70,10 @@ def checkpoint(c: Container, directory: object, stop: bool, verbose: bool) -> No
     try:
         os.makedirs(d, exist_ok=True)
     except OSError as e:
-        raise with_os_error(
+        raise from_os_error(
             CheckpointError,
-            f"could not make the checkpoint directory {d!r}: {e.strerror}",
-            e.errno or errno.EIO,
+            f"could not make the checkpoint directory {d!r}",
+            e,
             filename=d,
             container=c.name,
             operation="checkpoint",

@@ -39,6 +39,7 @@ from lxcpy.errors import (
     NotRunningError,
     StopTimeoutError,
     UnsupportedError,
+    from_os_error,
     with_os_error,
 )
 from lxcpy.process import Process
@@ -1007,10 +1008,10 @@ def _claim(lxcpath: str, name: str, made: list[str]) -> None:
         os.makedirs(lxcpath, 0o755, exist_ok=True)
     except OSError as e:
         _remove_empty(missing)
-        raise with_os_error(
+        raise from_os_error(
             CreateError,
-            f"could not make the lxcpath {lxcpath}: {e.strerror}",
-            e.errno or errno.EIO,
+            f"could not make the lxcpath {lxcpath}",
+            e,
             filename=e.filename,
             container=name,
             operation="create",
@@ -1028,10 +1029,10 @@ def _claim(lxcpath: str, name: str, made: list[str]) -> None:
         ) from None
     except OSError as e:
         _remove_empty(missing)
-        raise with_os_error(
+        raise from_os_error(
             CreateError,
-            f"could not make {home}: {e.strerror}",
-            e.errno or errno.EIO,
+            f"could not make {home}",
+            e,
             filename=home,
             container=name,
             operation="create",
@@ -1039,10 +1040,10 @@ def _claim(lxcpath: str, name: str, made: list[str]) -> None:
     try:
         os.chmod(home, 0o770)
     except OSError as e:
-        raise with_os_error(
+        raise from_os_error(
             CreateError,
-            f"could not make {home}: {e.strerror}",
-            e.errno or errno.EIO,
+            f"could not make {home}",
+            e,
             filename=home,
             container=name,
             operation="create",
@@ -1174,10 +1175,10 @@ def _destroy_checks(home: str, rootfs: str, rootfs_outside: bool, name: str) -> 
     try:
         st = os.lstat(home)
     except OSError as e:
-        raise with_os_error(
+        raise from_os_error(
             DestroyError,
-            f"cannot inspect the container directory {home}: {e.strerror}",
-            e.errno or errno.EIO,
+            f"cannot inspect the container directory {home}",
+            e,
             filename=home,
             container=name,
             operation="destroy",

@@ -8,7 +8,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import DeviceError, MountError, UnsupportedError, with_os_error
+from lxcpy.errors import DeviceError, MountError, UnsupportedError, from_os_error, with_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -29,10 +29,10 @@ def _device(c: Container, path: str, what: str, operation: str) -> None:
     try:
         st = os.stat(path)
     except OSError as e:
-        raise with_os_error(
+        raise from_os_error(
             DeviceError,
-            f"{what} {path!r} on the host: {e.strerror}",
-            e.errno or errno.EIO,
+            f"{what} {path!r} on the host",
+            e,
             filename=path,
             container=c.name,
             operation=operation,

@@ -14,6 +14,7 @@ DeviceError`` both catch a missing device node.
 
 from __future__ import annotations
 
+import errno
 import errno as _errno
 import os
 import re
@@ -263,3 +264,24 @@ def with_os_error(
     e.strerror = os.strerror(err)
     e.filename = filename
     return e
+
+
+def from_os_error(
+    cls: type[_E],
+    what: str,
+    e: OSError,
+    *,
+    filename: str | None = None,
+    container: str | None = None,
+    operation: str | None = None,
+) -> _E:
+    """with_os_error() for an OSError caught from the OS: the message is
+    ``what: <its strerror>``, with its errno (EIO when it has none)."""
+    return with_os_error(
+        cls,
+        f"{what}: {e.strerror}",
+        e.errno or errno.EIO,
+        filename=filename,
+        container=container,
+        operation=operation,
+    )

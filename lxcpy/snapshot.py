@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import errno
 import os
 import re
 import tempfile
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy.errors import SnapshotError, with_os_error
+from lxcpy.errors import SnapshotError, from_os_error
 
 if TYPE_CHECKING:
     from lxcpy.container import Container
@@ -100,10 +99,10 @@ def snapshot(c: Container, comment: str | None) -> str:
 
 
 def _comment_failure(c: Container, e: OSError) -> SnapshotError:
-    return with_os_error(
+    return from_os_error(
         SnapshotError,
-        f"could not write the comment to a temporary file: {e.strerror}",
-        e.errno or errno.EIO,
+        "could not write the comment to a temporary file",
+        e,
         filename=e.filename,
         container=c.name,
         operation="snapshot",
