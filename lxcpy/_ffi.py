@@ -14,7 +14,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from lxcpy import _lxc  # type: ignore[attr-defined,unused-ignore]
+from lxcpy import (
+    _lxc,  # type: ignore[attr-defined,unused-ignore]
+    _sigint,
+)
 from lxcpy._lxc import ffi, lib  # type: ignore[import-not-found,unused-ignore]
 
 # A struct lxcpy_handle* with ffi.gc attached. Opaque to every other module.
@@ -114,20 +117,30 @@ def list_containers(lxcpath: bytes, which: int) -> list[str] | None:
 # -- handles --------------------------------------------------------------
 
 
-def _own(h: Any) -> Handle | None:
-    if h == ffi.NULL:
-        return None
-    return ffi.gc(h, lib.lxcpy_handle_free)
+def _owned(make: Callable[[], Any]) -> Handle | None:
+    """Call ``make`` (shim calls that return a new struct lxcpy_handle*, or
+    NULL) and put the gc safety net on what it returns, with Ctrl-C held
+    back meanwhile (lxcpy._sigint): a KeyboardInterrupt raised between the
+    C call's return and ffi.gc would leak the handle and its log memfd. A
+    Ctrl-C that came is raised once the handle is freed."""
+    with _sigint.held() as held:
+        raw = make()
+        h = None if raw == ffi.NULL else ffi.gc(raw, lib.lxcpy_handle_free)
+    if held.pending:
+        if h is not None:
+            handle_free(h)
+        raise KeyboardInterrupt
+    return h
 
 
 def handle_new(name: str, lxcpath: bytes) -> Handle | None:
-    return _own(lib.lxcpy_handle_new(enc(name), lxcpath))
+    return _owned(lambda: lib.lxcpy_handle_new(enc(name), lxcpath))
 
 
 def handle_free(h: Handle) -> None:
-    """Release now; the gc safety net is detached first, so never twice."""
-    ffi.gc(h, None)
-    lib.lxcpy_handle_free(h)
+    """Release now. ffi.release runs the gc destructor and detaches it in
+    one C call: never twice, and no Ctrl-C can fall in between."""
+    ffi.release(h)
 
 
 def log_fd(h: Handle) -> int:
@@ -303,12 +316,15 @@ def rename(h: Handle, new_name: str) -> bool:
 def clone(
     h: Handle, new_name: str, lxcpath: bytes | None, flags: int, backend: str | None
 ) -> Handle | None:
-    c = lib.lxcpy_clone(
-        h.c, enc(new_name), _opt(lxcpath), flags, _opt(None if backend is None else enc(backend))
-    )
-    if c == ffi.NULL:
-        return None
-    return _own(lib.lxcpy_handle_wrap(c))
+    name = enc(new_name)
+    path = _opt(lxcpath)
+    bdev = _opt(None if backend is None else enc(backend))
+
+    def make() -> Any:
+        c = lib.lxcpy_clone(h.c, name, path, flags, bdev)
+        return ffi.NULL if c == ffi.NULL else lib.lxcpy_handle_wrap(c)
+
+    return _owned(make)
 
 
 # -- the other container operations (csrc/ext/container_ops.c) -------------

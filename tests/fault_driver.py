@@ -348,8 +348,56 @@ def scenario_fork(
     return res
 
 
+def scenario_sigint_handles(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    """Ctrl-C at many random points of opening handles (``Container()``)
+    or of an overlay clone: whatever the point, the handle liblxc made is
+    freed (its log memfd closed) and a copy the clone made is gone."""
+    import random
+
+    rng = random.Random(spec.get("seed", 0))
+    counts = {"KeyboardInterrupt": 0, "completed": 0}
+    rounds, span = (150, 0.004) if spec["op"] == "open" else (25, 0.06)
+    if spec["op"] == "open":
+        lxcpy.Container(name, lxcpath).close()  # an undefined name: nothing on disk
+    copies_left = 0
+    for _ in range(rounds):
+        made: list[lxcpy.Container] = []
+
+        def call() -> None:
+            while True:
+                if spec["op"] == "open":
+                    lxcpy.Container(name, lxcpath).close()
+                else:
+                    made.append(base.clone(name, lxcpath=lxcpath, snapshot=True))
+                    return
+
+        r = with_alarm(rng.uniform(0.0, span), call, grace=0.1)
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+        if r["outcome"] not in ("KeyboardInterrupt", "completed"):
+            return {"outcome": r["outcome"], "error": r.get("error"), "counts": counts}
+        if made:  # the clone returned: the copy is the caller's, to destroy
+            made[0].destroy()
+            made[0].close()
+        elif spec["op"] == "clone" and os.path.lexists(os.path.join(lxcpath, name)):
+            copies_left += 1  # an interrupted clone() left its copy
+            undo(lxcpath)
+    probe = lxcpy.Container(name, lxcpath)
+    try:
+        return {
+            "outcome": "KeyboardInterrupt",
+            "counts": counts,
+            "state_ok": not probe.defined and not copies_left,
+            "state": f"defined={probe.defined}, copies left by interrupted clones: {copies_left}",
+        }
+    finally:
+        probe.close()
+
+
 SCENARIOS = {
     "sigint": scenario_sigint,
+    "sigint_handles": scenario_sigint_handles,
     "kill_helper": scenario_kill_helper,
     "close_thread": scenario_close_thread,
     "fork": scenario_fork,

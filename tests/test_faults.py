@@ -107,6 +107,19 @@ SIGINT_POINTS = [
 ]
 
 
+@pytest.mark.parametrize("op", ["open", "clone"])
+def test_ctrl_c_while_a_handle_is_made(spec: Any, op: str) -> None:
+    """A Ctrl-C that lands while liblxc makes a handle (Container(), or the
+    copy's handle in clone()) never leaks it: its log memfd is closed and
+    the copy destroyed (CI once found two memfds left after an
+    interrupted ephemeral())."""
+    res = drive({**spec("sigint_handles", op), "seed": int.from_bytes(os.urandom(4), "big")}, 60)
+    assert res["outcome"] == "KeyboardInterrupt", res
+    assert res["counts"]["KeyboardInterrupt"] > 0, res
+    assert res["state_ok"], res
+    check_clean(res)
+
+
 @pytest.mark.parametrize(
     ("op", "offset"), SIGINT_POINTS, ids=[f"{o}-{int(t * 1000)}ms" for o, t in SIGINT_POINTS]
 )
