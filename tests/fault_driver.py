@@ -365,7 +365,7 @@ def scenario_sigint_handles(
     for _ in range(rounds):
         made: list[lxcpy.Container] = []
 
-        def call() -> None:
+        def call(made: list[lxcpy.Container] = made) -> None:
             while True:
                 if spec["op"] == "open":
                     lxcpy.Container(name, lxcpath).close()
