@@ -82,6 +82,7 @@ test-asan: deps
 lint: install
 	$(VENV)/bin/pip install -q ruff mypy
 	$(VENV)/bin/ruff check lxcpy tests examples benchmarks
+	$(VENV)/bin/ruff format --check lxcpy tests examples benchmarks
 	$(VENV)/bin/mypy --strict lxcpy
 
 bench: install

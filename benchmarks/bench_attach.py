@@ -36,16 +36,20 @@ WORKLOADS = {
     "echo": ["echo", "hi"],
     "mib": ["head", "-c", "1048576", "/dev/zero"],
 }
-LABELS = {"true": 'run(["/bin/true"])', "echo": 'run(["echo","hi"], capture)',
-          "mib": "1 MiB capture"}
+LABELS = {
+    "true": 'run(["/bin/true"])',
+    "echo": 'run(["echo","hi"], capture)',
+    "mib": "1 MiB capture",
+}
 
 
 class Worker:
     """A contender in another process, speaking raw_attach.c's protocol."""
 
     def __init__(self, argv: list[str]) -> None:
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
 
     def batch(self, what: str, n: int) -> list[float]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -74,15 +78,17 @@ def bench_container() -> Iterator[tuple[str, lxcpy.Container]]:
     with tempfile.TemporaryDirectory(prefix="lxcpy-bench-") as tmp:
         lxcpath = os.path.join(tmp, "containers")
         os.mkdir(lxcpath)
-        with lxcpy.ephemeral("busybox", config={"lxc.net.0.type": "empty"}, lxcpath=lxcpath,
-                             name="bench") as c:
+        with lxcpy.ephemeral(
+            "busybox", config={"lxc.net.0.type": "empty"}, lxcpath=lxcpath, name="bench"
+        ) as c:
             yield tmp, c
 
 
 def build_raw(tmp: str) -> str:
     exe = os.path.join(tmp, "raw_attach")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "lxc"], check=True,
-                           capture_output=True, text=True).stdout.split()
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "lxc"], check=True, capture_output=True, text=True
+    ).stdout.split()
     subprocess.run(["cc", "-O2", "-o", exe, str(HERE / "raw_attach.c"), *flags], check=True)
     return exe
 
@@ -100,9 +106,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--batch", type=int, default=10)
-    ap.add_argument("--lxcpy-python", default=sys.executable,
-                    help="interpreter for the lxcpy worker (e.g. a venv of /usr/bin/python3, "
-                         "to compare with python3-lxc on the same interpreter)")
+    ap.add_argument(
+        "--lxcpy-python",
+        default=sys.executable,
+        help="interpreter for the lxcpy worker (e.g. a venv of /usr/bin/python3, "
+        "to compare with python3-lxc on the same interpreter)",
+    )
     opts = ap.parse_args()
 
     with bench_container() as (tmp, c):
@@ -110,22 +119,29 @@ def main() -> None:
         workers: dict[str, Worker] = {}
         try:
             workers["raw C"] = Worker([build_raw(tmp), c.name, lxcpath])
-            workers["lxcpy"] = Worker([opts.lxcpy_python, str(HERE / "lxcpy_worker.py"),
-                                       c.name, lxcpath])
+            workers["lxcpy"] = Worker(
+                [opts.lxcpy_python, str(HERE / "lxcpy_worker.py"), c.name, lxcpath]
+            )
             py3 = "/usr/bin/python3"
-            if os.path.exists(py3) and subprocess.run(
-                [py3, "-c", "import lxc"], capture_output=True
-            ).returncode == 0:
-                workers["python3-lxc"] = Worker([py3, str(HERE / "py3lxc_worker.py"),
-                                                 c.name, lxcpath])
+            if (
+                os.path.exists(py3)
+                and subprocess.run([py3, "-c", "import lxc"], capture_output=True).returncode == 0
+            ):
+                workers["python3-lxc"] = Worker(
+                    [py3, str(HERE / "py3lxc_worker.py"), c.name, lxcpath]
+                )
             have_lxc_attach = shutil.which("lxc-attach") is not None
 
             def lxc_attach(what: str) -> Callable[[], object]:
                 argv = ["lxc-attach", "-n", c.name, "-P", lxcpath, "--", *WORKLOADS[what]]
                 return lambda: subprocess.run(argv, capture_output=what != "true", check=True)
 
-            names = ["raw C", "lxcpy", *(["python3-lxc"] if "python3-lxc" in workers else []),
-                     *(["lxc-attach"] if have_lxc_attach else [])]
+            names = [
+                "raw C",
+                "lxcpy",
+                *(["python3-lxc"] if "python3-lxc" in workers else []),
+                *(["lxc-attach"] if have_lxc_attach else []),
+            ]
             results: dict[tuple[str, str], list[float]] = {}
             # Warm up every contender once.
             for what in WORKLOADS:
@@ -140,8 +156,10 @@ def main() -> None:
                             times = timed(lxc_attach(what), opts.batch)
                         results.setdefault((what, name), []).extend(times)
 
-            print(f"liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x {opts.batch} "
-                  f"interleaved; medians in ms (ratio to raw C)\n")
+            print(
+                f"liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x {opts.batch} "
+                f"interleaved; medians in ms (ratio to raw C)\n"
+            )
             head = f"{'workload':30}" + "".join(f"{n:>22}" for n in names)
             print(head)
             print("-" * len(head))

@@ -49,11 +49,13 @@ def main() -> None:
                 workers[f"lxcpy {tag}, {opts.heap_mib} MiB"] = Worker([*worker, *heap])
             os.environ.pop("LXCPY_HELPER")
             py3 = "/usr/bin/python3"
-            if os.path.exists(py3) and subprocess.run(
-                [py3, "-c", "import lxc"], capture_output=True
-            ).returncode == 0:
-                workers["python3-lxc"] = Worker([py3, str(HERE / "py3lxc_worker.py"),
-                                                 c.name, lxcpath])
+            if (
+                os.path.exists(py3)
+                and subprocess.run([py3, "-c", "import lxc"], capture_output=True).returncode == 0
+            ):
+                workers["python3-lxc"] = Worker(
+                    [py3, str(HERE / "py3lxc_worker.py"), c.name, lxcpath]
+                )
             names = list(workers)
             argv = ["lxc-attach", "-n", c.name, "-P", lxcpath, "--", "/bin/true"]
             if shutil.which("lxc-attach"):
@@ -73,8 +75,10 @@ def main() -> None:
 
             med = {n: statistics.median(v) for n, v in results.items()}
             raw = med["raw C"]
-            print(f'run(["/bin/true"]), liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x '
-                  f"{opts.batch} interleaved; medians\n")
+            print(
+                f'run(["/bin/true"]), liblxc {lxcpy.lxc_version()}, {opts.rounds} rounds x '
+                f"{opts.batch} interleaved; medians\n"
+            )
             print(f"{'contender':34}{'ms':>10}{'/ raw C':>10}")
             print("-" * 54)
             for n in names:
@@ -82,8 +86,10 @@ def main() -> None:
             print()
             for tag in ("helper", "in-process"):
                 bare, big = med[f"lxcpy {tag}, bare"], med[f"lxcpy {tag}, {opts.heap_mib} MiB"]
-                line = (f"{tag:11} {opts.heap_mib} MiB heap / bare: {big / bare:5.2f}x   "
-                        f"bare / raw C: {bare / raw:4.2f}x")
+                line = (
+                    f"{tag:11} {opts.heap_mib} MiB heap / bare: {big / bare:5.2f}x   "
+                    f"bare / raw C: {bare / raw:4.2f}x"
+                )
                 for other in ("python3-lxc", "lxc-attach"):
                     if other in med:
                         line += f"   {other} / bare: {med[other] / bare:4.2f}x"

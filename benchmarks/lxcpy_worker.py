@@ -12,8 +12,11 @@ import time
 
 import lxcpy
 
-ARGV = {"true": ["/bin/true"], "echo": ["echo", "hi"],
-        "mib": ["head", "-c", "1048576", "/dev/zero"]}
+ARGV = {
+    "true": ["/bin/true"],
+    "echo": ["echo", "hi"],
+    "mib": ["head", "-c", "1048576", "/dev/zero"],
+}
 
 
 def main() -> None:

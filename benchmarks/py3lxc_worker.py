@@ -9,8 +9,11 @@ import time
 
 import lxc
 
-ARGV = {"true": ["/bin/true"], "echo": ["echo", "hi"],
-        "mib": ["head", "-c", "1048576", "/dev/zero"]}
+ARGV = {
+    "true": ["/bin/true"],
+    "echo": ["echo", "hi"],
+    "mib": ["head", "-c", "1048576", "/dev/zero"],
+}
 
 
 def drain(fd, out):

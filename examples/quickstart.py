@@ -27,8 +27,12 @@ def main() -> None:
 
                 r = c.run(["uname", "-n"], capture_output=True, text=True)
                 print(f"hostname inside: {r.stdout.strip()} (exit {r.returncode})")
-                r = c.run(["sh", "-c", "echo $((6 * 7)); ls /bin | wc -l"],
-                          capture_output=True, text=True, check=True)
+                r = c.run(
+                    ["sh", "-c", "echo $((6 * 7)); ls /bin | wc -l"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 answer, tools = r.stdout.split()
                 print(f"computed inside: {answer}; busybox tools in /bin: {tools}")
                 try:

@@ -1,11 +1,11 @@
 """lxcpy: Python binding for liblxc, the LXC containers library.
 
-    import lxcpy
-    with lxcpy.Container("web", "/tmp/containers") as c:
-        c.create("busybox", config={"lxc.net.0.type": "empty"})
-        with c.started():
-            print(c.state, c.init_pid)
-        c.destroy()
+import lxcpy
+with lxcpy.Container("web", "/tmp/containers") as c:
+    c.create("busybox", config={"lxc.net.0.type": "empty"})
+    with c.started():
+        print(c.state, c.init_pid)
+    c.destroy()
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ class _Lease:
             err = _ffi.errno()
             raise AttachError(
                 f"liblxc could not open a handle: {os.strerror(err)}",
-                container=c.name, operation="attach", errno=err,
+                container=c.name,
+                operation="attach",
+                errno=err,
             )
         self.handle = h
         self.capture = LogCapture(_ffi.log_fd(h))
@@ -161,8 +163,9 @@ def spawn(
     behind (lxcpy._sigint)."""
     with _sigint.held() as held:
         try:
-            proc = _spawn(c, target, args, opts, stdin, stdout, stderr, text, encoding, errors,
-                          held)
+            proc = _spawn(
+                c, target, args, opts, stdin, stdout, stderr, text, encoding, errors, held
+            )
         except BaseException as e:
             if held.pending and not isinstance(e, KeyboardInterrupt):
                 raise KeyboardInterrupt from e
@@ -206,8 +209,9 @@ def _spawn(
     if opts.user is not None or opts.group is not None or opts.groups:
         init_pid = init_pid or c.init_pid or 0
         if init_pid <= 0:
-            raise NotRunningError("the container is not running", container=c.name,
-                                  operation="attach")
+            raise NotRunningError(
+                "the container is not running", container=c.name, operation="attach"
+            )
     resolved = resolve(opts, init_pid)
     if callable(target):
         # Output buffered in this process would be printed twice.
@@ -233,8 +237,17 @@ def _spawn(
                         # Once sent, the request holds its own references to
                         # the child's fds: ours go now, while the helper works.
                         nonlocal err_w
-                        fd = _ffi.hsend_attach(ctl, _ffi.enc(c.name), _ffi.enc_path(c.lxcpath),
-                                               resolved, p.lxc, p.child, err_w, cmd, logfd)
+                        fd = _ffi.hsend_attach(
+                            ctl,
+                            _ffi.enc(c.name),
+                            _ffi.enc_path(c.lxcpath),
+                            resolved,
+                            p.lxc,
+                            p.child,
+                            err_w,
+                            cmd,
+                            logfd,
+                        )
                         if fd >= 0:
                             close(err_w)
                             err_w = -1
@@ -249,11 +262,13 @@ def _spawn(
                     # known by what the kept pidfd of it is.
                     known = _attachable.init_id(c)
                     if callable(target):
-                        rc, pid = _ffi.attach_call(h, resolved, p.lxc, p.child, err_w,
-                                                   target, init_pid, known)
+                        rc, pid = _ffi.attach_call(
+                            h, resolved, p.lxc, p.child, err_w, target, init_pid, known
+                        )
                     else:
-                        rc, pid = _ffi.attach_run(h, resolved, p.lxc, p.child, err_w,
-                                                  target, init_pid, known)
+                        rc, pid = _ffi.attach_run(
+                            h, resolved, p.lxc, p.child, err_w, target, init_pid, known
+                        )
                 if err_w >= 0:
                     close(err_w)
                     err_w = -1
@@ -457,8 +472,17 @@ def run(
         raise TypeError("input must be bytes unless text, encoding or errors is given")
     if not isinstance(input, str) and input is not None and text:
         raise TypeError("input must be str in text mode")
-    with popen(c, args, opts, stdin=stdin, stdout=stdout, stderr=stderr, text=text,
-               encoding=encoding, errors=errors) as proc:
+    with popen(
+        c,
+        args,
+        opts,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        text=text,
+        encoding=encoding,
+        errors=errors,
+    ) as proc:
         try:
             out, err = proc.communicate(input, timeout=limit)
         except subprocess.TimeoutExpired as exc:
@@ -490,8 +514,17 @@ def attach_shell(c: Container, opts: Options, shell: Any) -> int:
                 row = lookup(db(init_pid, "passwd"), user, "user", "passwd")
                 if row is not None and len(row) > 6 and row[6]:
                     shell = row[6]
-    proc = popen(c, [shell], opts, stdin=None, stdout=None, stderr=None, text=False,
-                 encoding=None, errors=None)
+    proc = popen(
+        c,
+        [shell],
+        opts,
+        stdin=None,
+        stdout=None,
+        stderr=None,
+        text=False,
+        encoding=None,
+        errors=None,
+    )
     main = threading.current_thread() is threading.main_thread()
     saved = []
     if main:

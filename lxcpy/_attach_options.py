@@ -16,8 +16,16 @@ from lxcpy.namespace import Namespace
 UserSpec = int | str
 
 # The personalities liblxc knows by name (lxc.arch).
-PERSONALITIES = {"linux": 0x0000, "linux64": 0x0000, "x86_64": 0x0000, "amd64": 0x0000,
-                 "linux32": 0x0008, "x86": 0x0008, "i386": 0x0008, "i686": 0x0008}
+PERSONALITIES = {
+    "linux": 0x0000,
+    "linux64": 0x0000,
+    "x86_64": 0x0000,
+    "amd64": 0x0000,
+    "linux32": 0x0008,
+    "x86": 0x0008,
+    "i386": 0x0008,
+    "i686": 0x0008,
+}
 
 
 # -- options --------------------------------------------------------------------
@@ -151,8 +159,15 @@ def options(
         if isinstance(namespaces, bool) or not isinstance(namespaces, int):
             raise TypeError(f"namespaces must be lxcpy.Namespace flags, not {namespaces!r}")
         ns = int(namespaces)
-        if ns & ~int(Namespace.MOUNT | Namespace.PID | Namespace.UTS | Namespace.IPC
-                     | Namespace.USER | Namespace.NET | Namespace.CGROUP):
+        if ns & ~int(
+            Namespace.MOUNT
+            | Namespace.PID
+            | Namespace.UTS
+            | Namespace.IPC
+            | Namespace.USER
+            | Namespace.NET
+            | Namespace.CGROUP
+        ):
             raise ValueError(f"unknown namespace flags: {namespaces!r}")
     pers = -1
     if personality is not None:
@@ -195,9 +210,7 @@ DEFAULT = options()
 def argv(args: Any) -> list[bytes]:
     """A non-empty sequence of str, bytes or PathLike, without NUL."""
     if isinstance(args, (str, bytes, os.PathLike)):
-        raise TypeError(
-            "args must be a sequence such as ['ls', '-l'] (no shell parses a string)"
-        )
+        raise TypeError("args must be a sequence such as ['ls', '-l'] (no shell parses a string)")
     if not isinstance(args, Iterable):
         raise TypeError(f"args must be a sequence, not {type(args).__name__}")
     out = [_bytes(a, "item of args") for a in args]

@@ -271,4 +271,3 @@ def release(c: Container) -> None:
         init = _inits.pop(c, None)
     if init is not None:
         init.close()
-

@@ -26,8 +26,17 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     ``name`` defaults to a fresh ``lxcpy-<hex>``.
     """
 
-    __slots__ = ("_args", "_backend", "_base", "_config", "_container", "_lxcpath",
-                 "_name", "_template", "_timeout")
+    __slots__ = (
+        "_args",
+        "_backend",
+        "_base",
+        "_config",
+        "_container",
+        "_lxcpath",
+        "_name",
+        "_template",
+        "_timeout",
+    )
 
     def __init__(
         self,

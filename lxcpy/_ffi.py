@@ -509,6 +509,8 @@ def seccomp_notify_fd(h: Handle, active: bool) -> int:
 
 def may_control(h: Handle) -> bool:
     return bool(lib.lxcpy_may_control(h.c))
+
+
 # -- attach -------------------------------------------------------------------
 
 NS_MOUNT: int = lib.CLONE_NEWNS
@@ -671,8 +673,6 @@ def attach_force_fd_guard(mode: int) -> None:
     lib.lxcpy_attach_force_fd_guard(mode)
 
 
-
-
 # -- the helper protocol ----------------------------------------------------
 # Requests are packed by C (csrc/hproto.c), the code lxcpy-helper unpacks
 # them with; Python moves the bytes and the fds (lxcpy._helper).
@@ -758,8 +758,11 @@ def hpack_attach(
     fds = ffi.new("int[]", lib.LXCPY_HATTACH_FDS)
     nfds = ffi.new("int *")
     buf = ffi.new("char[]", HMAX_MSG)
-    rc = int(lib.lxcpy_hpack_attach(buf, HMAX_MSG, name, lxcpath, p, cargv, logfd, fds,
-                                    lib.LXCPY_HATTACH_FDS, nfds))
+    rc = int(
+        lib.lxcpy_hpack_attach(
+            buf, HMAX_MSG, name, lxcpath, p, cargv, logfd, fds, lib.LXCPY_HATTACH_FDS, nfds
+        )
+    )
     if rc < 0:
         return None
     return bytes(ffi.buffer(buf, rc)), [int(fds[i]) for i in range(nfds[0])]

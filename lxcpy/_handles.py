@@ -152,17 +152,20 @@ def guard_methods(cls: type, slot: Callable[[Any], Slot], exclude: Iterable[str]
     """Run every public method and property of cls (and the dunders that
     read or write items) between ``slot(self).enter()`` and ``leave()``."""
     skip = set(exclude)
-    dunders = {"__getitem__", "__setitem__", "__delitem__", "__iter__", "__len__",
-               "__contains__"}
+    dunders = {"__getitem__", "__setitem__", "__delitem__", "__iter__", "__len__", "__contains__"}
     for attr, value in list(vars(cls).items()):
         if attr in skip or (attr.startswith("_") and attr not in dunders):
             continue
         if isinstance(value, property):
-            setattr(cls, attr, property(
-                None if value.fget is None else _guarded(value.fget, slot),
-                None if value.fset is None else _guarded(value.fset, slot),
-                None if value.fdel is None else _guarded(value.fdel, slot),
-                value.__doc__,
-            ))
+            setattr(
+                cls,
+                attr,
+                property(
+                    None if value.fget is None else _guarded(value.fget, slot),
+                    None if value.fset is None else _guarded(value.fset, slot),
+                    None if value.fdel is None else _guarded(value.fdel, slot),
+                    value.__doc__,
+                ),
+            )
         elif callable(value) and not isinstance(value, (staticmethod, classmethod, type)):
             setattr(cls, attr, _guarded(value, slot))

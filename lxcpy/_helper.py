@@ -42,7 +42,12 @@ from lxcpy import _ffi, _sigint
 from lxcpy._check import LOG_LEVEL
 
 __all__ = [
-    "HelperLost", "Remote", "enabled", "helper_pid", "open_request", "request",
+    "HelperLost",
+    "Remote",
+    "enabled",
+    "helper_pid",
+    "open_request",
+    "request",
     "wait_status_code",
 ]
 

@@ -37,8 +37,9 @@ def _fresh_stdio() -> None:
         enc = getattr(old, "encoding", None) or "utf-8"
         raw = io.FileIO(fd, mode, closefd=False)
         buffered: Any = io.BufferedWriter(raw) if mode == "w" else io.BufferedReader(raw)
-        return io.TextIOWrapper(buffered, encoding=enc, errors=errors,
-                                line_buffering=(mode == "w" and fd == 2))
+        return io.TextIOWrapper(
+            buffered, encoding=enc, errors=errors, line_buffering=(mode == "w" and fd == 2)
+        )
 
     sys.stdin = stream(0, "r", sys.stdin, "strict")
     sys.stdout = stream(1, "w", sys.stdout, "strict")

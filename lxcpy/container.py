@@ -361,9 +361,7 @@ class Container:
             try:
                 msg = None
                 if _helper.enabled():
-                    msg = _ffi.hpack_start(
-                        self._name, _ffi.enc_path(self._lxcpath), use_init, argv
-                    )
+                    msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
                 if msg is not None:
                     rc = self._in_helper(op, msg)
                 else:
@@ -419,9 +417,7 @@ class Container:
             if self._wait_state(State.STOPPED, limit):
                 return
             if not force:
-                op.fail(
-                    f"the container did not halt within {limit:g} s", error=StopTimeoutError
-                )
+                op.fail(f"the container did not halt within {limit:g} s", error=StopTimeoutError)
         self.stop()
 
     def reboot(self, timeout: float = _DEFAULT_TIMEOUT) -> None:
@@ -692,9 +688,19 @@ class Container:
         """
         opts = _attach.options(**options) if options else _attach.DEFAULT
         return _attach.run(
-            self, args, opts, input=input, capture_output=capture_output, stdin=stdin,
-            stdout=stdout, stderr=stderr, text=text, encoding=encoding, errors=errors,
-            timeout=timeout, check=check,
+            self,
+            args,
+            opts,
+            input=input,
+            capture_output=capture_output,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=text,
+            encoding=encoding,
+            errors=errors,
+            timeout=timeout,
+            check=check,
         )
 
     def popen(
@@ -714,8 +720,15 @@ class Container:
         executed. Options as for ``run()``."""
         opts = _attach.options(**options) if options else _attach.DEFAULT
         return _attach.popen(
-            self, args, opts, stdin=stdin, stdout=stdout, stderr=stderr, text=text,
-            encoding=encoding, errors=errors,
+            self,
+            args,
+            opts,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=text,
+            encoding=encoding,
+            errors=errors,
         )
 
     def attach(
@@ -743,8 +756,17 @@ class Container:
         if kwargs is not None and not isinstance(kwargs, Mapping):
             raise TypeError("kwargs must be a mapping")
         return _attach.attach(
-            self, func, args, dict(kwargs or {}), opts, stdin=stdin, stdout=stdout,
-            stderr=stderr, text=text, encoding=encoding, errors=errors,
+            self,
+            func,
+            args,
+            dict(kwargs or {}),
+            opts,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=text,
+            encoding=encoding,
+            errors=errors,
         )
 
     def attach_shell(
@@ -1212,4 +1234,3 @@ def _child_failure(what: str, rc: int) -> str:
     if rc > 128:
         return f"{what}: its worker process died of signal {rc - 128}"
     return what
-

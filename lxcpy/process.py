@@ -275,9 +275,7 @@ class _Reaper:
         with self._lock:
             self._children.append(child)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="lxcpy-reaper", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="lxcpy-reaper", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
@@ -437,9 +435,7 @@ class Process:
 
     # -- communicate --------------------------------------------------------------
 
-    def communicate(
-        self, input: Any = None, timeout: float | None = None
-    ) -> tuple[Any, Any]:
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
         """Send ``input`` to stdin (then close it), read stdout and stderr
         until EOF, both at once, and wait for the process. Returns
         ``(stdout, stderr)`` (None for a stream not piped). On
@@ -495,7 +491,9 @@ class Process:
                 if left is not None and left <= 0:
                     assert timeout is not None
                     raise subprocess.TimeoutExpired(
-                        self.args, timeout, output=self._joined(self._out),
+                        self.args,
+                        timeout,
+                        output=self._joined(self._out),
                         stderr=self._joined(self._err),
                     )
                 for key, _ in sel.select(left):
@@ -570,4 +568,3 @@ class Process:
 
     def __repr__(self) -> str:
         return f"<lxcpy.Process pid={self.pid} returncode={self.returncode}>"
-

@@ -23,10 +23,13 @@ from .conftest import zombies
 def users(running: lxcpy.Container) -> lxcpy.Container:
     """The running clone, with a user and groups in its own files."""
     running.run(
-        ["sh", "-c",
-         "echo 'alice:x:1000:1001:Alice:/home/alice:/bin/ash' >> /etc/passwd;"
-         "echo 'alices:x:1001:' >> /etc/group; echo 'staff:x:50:' >> /etc/group;"
-         "echo 'wheel:x:10:' >> /etc/group"],
+        [
+            "sh",
+            "-c",
+            "echo 'alice:x:1000:1001:Alice:/home/alice:/bin/ash' >> /etc/passwd;"
+            "echo 'alices:x:1001:' >> /etc/group; echo 'staff:x:50:' >> /etc/group;"
+            "echo 'wheel:x:10:' >> /etc/group",
+        ],
         check=True,
     )
     return running
@@ -48,8 +51,9 @@ def test_run_text_and_both_streams(running: lxcpy.Container) -> None:
 
 
 def test_encoding_and_errors(running: lxcpy.Container) -> None:
-    r = running.run(["printf", "caf\\303\\251\\377"], stdout=subprocess.PIPE,
-                    encoding="utf-8", errors="replace")
+    r = running.run(
+        ["printf", "caf\\303\\251\\377"], stdout=subprocess.PIPE, encoding="utf-8", errors="replace"
+    )
     assert r.stdout == "café\ufffd"
 
 
@@ -59,14 +63,19 @@ def test_text_translates_newlines(running: lxcpy.Container) -> None:
 
 
 def test_stderr_to_stdout(running: lxcpy.Container) -> None:
-    r = running.run(["sh", "-c", "echo a; echo b >&2"], stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT)
+    r = running.run(
+        ["sh", "-c", "echo a; echo b >&2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert r.stdout == b"a\nb\n" and r.stderr is None
 
 
 def test_devnull_and_not_captured(running: lxcpy.Container) -> None:
-    r = running.run(["sh", "-c", "echo a; echo b >&2; cat"], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = running.run(
+        ["sh", "-c", "echo a; echo b >&2; cat"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert (r.returncode, r.stdout, r.stderr) == (0, None, None)
 
 
@@ -157,7 +166,8 @@ def test_large_output_on_both_pipes(running: lxcpy.Container) -> None:
     n = 64 << 20
     r = running.run(
         ["sh", "-c", f"head -c {n} /dev/zero & head -c {n} /dev/zero >&2; wait"],
-        capture_output=True, timeout=120,
+        capture_output=True,
+        timeout=120,
     )
     assert len(r.stdout) == n and len(r.stderr) == n
 
@@ -180,8 +190,12 @@ def test_cwd(running: lxcpy.Container) -> None:
 
 
 def test_env_is_added(running: lxcpy.Container) -> None:
-    r = running.run(["sh", "-c", 'echo "$FOO|$container"'], env={"FOO": "bar baz"},
-                    capture_output=True, text=True)
+    r = running.run(
+        ["sh", "-c", 'echo "$FOO|$container"'],
+        env={"FOO": "bar baz"},
+        capture_output=True,
+        text=True,
+    )
     assert r.stdout == "bar baz|lxc\n"
 
 
@@ -189,16 +203,27 @@ def test_environment_larger_than_the_helper_takes(running: lxcpy.Container) -> N
     # 200 KB of variables: more than a helper request may carry (128 KiB),
     # so lxcpy attaches in-process; the program sees them all the same.
     env = {f"BIG{i}": str(i) * 50_000 for i in range(4)}
-    r = running.run(["sh", "-c", 'echo "${#BIG0} ${#BIG3}"'], env=env, capture_output=True,
-                    text=True, check=True)
+    r = running.run(
+        ["sh", "-c", 'echo "${#BIG0} ${#BIG3}"'],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert r.stdout == "50000 50000\n"
 
 
 def test_clear_env_and_keep_env(running: lxcpy.Container, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LXCPY_KEPT", "kept")
     monkeypatch.setenv("LXCPY_DROPPED", "dropped")
-    r = running.run(["env"], clear_env=True, keep_env=["LXCPY_KEPT"], env={"X": "1"},
-                    capture_output=True, text=True)
+    r = running.run(
+        ["env"],
+        clear_env=True,
+        keep_env=["LXCPY_KEPT"],
+        env={"X": "1"},
+        capture_output=True,
+        text=True,
+    )
     env = dict(line.split("=", 1) for line in r.stdout.splitlines())
     assert env["LXCPY_KEPT"] == "kept" and env["X"] == "1"
     assert "LXCPY_DROPPED" not in env
@@ -210,8 +235,9 @@ def test_clear_env_and_keep_env(running: lxcpy.Container, monkeypatch: pytest.Mo
 def test_user_and_group_by_name(users: lxcpy.Container) -> None:
     r = users.run(["id"], user="alice", capture_output=True, text=True)
     assert "uid=1000(alice) gid=1001(alices)" in r.stdout
-    r = users.run(["id"], user="alice", group="staff", groups=["wheel", 50],
-                  capture_output=True, text=True)
+    r = users.run(
+        ["id"], user="alice", group="staff", groups=["wheel", 50], capture_output=True, text=True
+    )
     assert "gid=50(staff)" in r.stdout and "groups=" in r.stdout and "10(wheel)" in r.stdout
 
 
@@ -237,8 +263,9 @@ def test_supplementary_groups_are_dropped_by_default(users: lxcpy.Container) -> 
 
 def test_namespaces(running: lxcpy.Container) -> None:
     assert running.run(["hostname"], capture_output=True, text=True).stdout == "ct\n"
-    r = running.run(["hostname"], namespaces=Namespace.MOUNT | Namespace.PID,
-                    capture_output=True, text=True)
+    r = running.run(
+        ["hostname"], namespaces=Namespace.MOUNT | Namespace.PID, capture_output=True, text=True
+    )
     assert r.stdout == socket.gethostname() + "\n"
 
 
@@ -246,7 +273,9 @@ def test_personality(running: lxcpy.Container) -> None:
     if os.uname().machine != "x86_64":
         pytest.skip("x86_64 only")
     assert running.run(["uname", "-m"], personality="linux32", capture_output=True).stdout in (
-        b"i686\n", b"i386\n")
+        b"i686\n",
+        b"i386\n",
+    )
     assert running.run(["uname", "-m"], personality=0, capture_output=True).stdout == b"x86_64\n"
 
 
@@ -297,8 +326,12 @@ def test_remount_proc_sys(running: lxcpy.Container) -> None:
     # Without the mount namespace, with the pid one: /proc shows the
     # container's processes only once remounted (in a private mount ns).
     all_but_mount = Namespace.PID | Namespace.UTS | Namespace.IPC
-    r = running.run(["/bin/ls", "/proc/1/exe"], namespaces=all_but_mount,
-                    remount_proc_sys=True, capture_output=True)
+    r = running.run(
+        ["/bin/ls", "/proc/1/exe"],
+        namespaces=all_but_mount,
+        remount_proc_sys=True,
+        capture_output=True,
+    )
     assert r.returncode == 0
 
 
@@ -342,8 +375,9 @@ def test_popen_wait_timeout_and_kill(running: lxcpy.Container) -> None:
 
 
 def test_communicate_timeout_can_resume(running: lxcpy.Container) -> None:
-    p = running.popen(["sh", "-c", "echo one; sleep 1; echo two"], stdout=subprocess.PIPE,
-                      text=True)
+    p = running.popen(
+        ["sh", "-c", "echo one; sleep 1; echo two"], stdout=subprocess.PIPE, text=True
+    )
     with pytest.raises(subprocess.TimeoutExpired):
         p.communicate(timeout=0.3)
     out, _ = p.communicate(timeout=10)
@@ -556,8 +590,11 @@ def test_frozen_behind_liblxcs_back(running: lxcpy.Container) -> None:
     lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     freezer = [ln.split(":", 2)[2] for ln in lines if "freezer" in ln.split(":")[1].split(",")]
     if freezer:
-        knob, frozen, thawed = Path(f"/sys/fs/cgroup/freezer{freezer[0]}/freezer.state"), \
-            "FROZEN", "THAWED"
+        knob, frozen, thawed = (
+            Path(f"/sys/fs/cgroup/freezer{freezer[0]}/freezer.state"),
+            "FROZEN",
+            "THAWED",
+        )
     else:
         path = next(ln.split(":", 2)[2] for ln in lines if ln.startswith("0::"))
         knob, frozen, thawed = Path(f"/sys/fs/cgroup{path}/cgroup.freeze"), "1", "0"
@@ -568,9 +605,13 @@ def test_frozen_behind_liblxcs_back(running: lxcpy.Container) -> None:
         assert running.state is lxcpy.State.RUNNING
         import sys
 
-        r = subprocess.run([sys.executable, "-c", _FROZEN_BEHIND, running.name,
-                            running.lxcpath], capture_output=True, text=True, timeout=60,
-                           cwd=NEUTRAL_CWD)
+        r = subprocess.run(
+            [sys.executable, "-c", _FROZEN_BEHIND, running.name, running.lxcpath],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=NEUTRAL_CWD,
+        )
         assert r.stdout.startswith("AttachError"), (r.stdout, r.stderr)
     finally:
         knob.write_text(thawed)

@@ -148,7 +148,10 @@ def test_attach_with_busy_and_lock_holding_threads(running: lxcpy.Container) -> 
     """The deadlock case, in a separate interpreter guarded by a timeout."""
     r = subprocess.run(
         [sys.executable, "-c", _THREADS, running.name, running.lxcpath],
-        capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
@@ -177,7 +180,10 @@ def test_attach_shell(running: lxcpy.Container, options: dict[str, str]) -> None
     r = subprocess.run(
         [sys.executable, "-c", _SHELL, running.name, running.lxcpath, repr(options)],
         input="echo in-shell $(hostname) $(pwd); exit 4\n",
-        capture_output=True, text=True, timeout=60, cwd=NEUTRAL_CWD,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 4, r.stderr
     assert r.stdout.startswith("in-shell ct /")

@@ -70,7 +70,10 @@ print(before, fds(), zombies(), guard, threading.active_count())
 def test_no_fd_or_zombie_leak_over_1000_runs(running: lxcpy.Container, mode: str) -> None:
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, mode, "1000"],
-        capture_output=True, text=True, timeout=600, cwd=NEUTRAL_CWD,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=NEUTRAL_CWD,
     )
     assert r.returncode == 0, r.stderr
     before, after, zombies, guard, _threads = (int(x) for x in r.stdout.split())
@@ -108,7 +111,10 @@ def test_the_guard_is_what_prevents_the_leak(running: lxcpy.Container) -> None:
     process (LXCPY_HELPER=0), where run() calls liblxc itself."""
     r = subprocess.run(
         [sys.executable, "-c", _SCRIPT, running.name, running.lxcpath, "unguarded", "50"],
-        capture_output=True, text=True, timeout=120, cwd=NEUTRAL_CWD,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=NEUTRAL_CWD,
         env={**os.environ, "LXCPY_HELPER": "0"},
     )
     assert r.returncode == 0, r.stderr

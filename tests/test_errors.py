@@ -12,7 +12,18 @@ from helpers import NO_NET
 import lxcpy
 
 BAD_NAMES = [
-    "", ".", "..", "a/b", "../x", "/abs", "a\0b", "\0", "x\ny", "with space", "\t", "a\x7f",
+    "",
+    ".",
+    "..",
+    "a/b",
+    "../x",
+    "/abs",
+    "a\0b",
+    "\0",
+    "x\ny",
+    "with space",
+    "\t",
+    "a\x7f",
 ]
 
 
@@ -137,8 +148,14 @@ def test_precondition_errors(container: lxcpy.Container, lxcpath: str) -> None:
     container.stop()
 
     ghost = lxcpy.Container("ghost", lxcpath)
-    for call in (ghost.start, ghost.stop, ghost.destroy, ghost.freeze, lambda: ghost.clone("g2"),
-                 lambda: ghost.rename("g3")):
+    for call in (
+        ghost.start,
+        ghost.stop,
+        ghost.destroy,
+        ghost.freeze,
+        lambda: ghost.clone("g2"),
+        lambda: ghost.rename("g3"),
+    ):
         with pytest.raises(lxcpy.NotDefinedError) as nd:
             call()
         assert isinstance(nd.value, LookupError)
@@ -199,15 +216,33 @@ def test_create_error_missing_template(lxcpath: str) -> None:
 
 
 def test_error_hierarchy() -> None:
-    for cls in (lxcpy.NotDefinedError, lxcpy.AlreadyDefinedError, lxcpy.NotRunningError,
-                lxcpy.AlreadyRunningError, lxcpy.ConfigError, lxcpy.CreateError,
-                lxcpy.StartError, lxcpy.StopError, lxcpy.DestroyError, lxcpy.CloneError,
-                lxcpy.SnapshotError, lxcpy.AttachError, lxcpy.CgroupError,
-                lxcpy.CheckpointError, lxcpy.FreezeError, lxcpy.RenameError, lxcpy.RebootError):
+    for cls in (
+        lxcpy.NotDefinedError,
+        lxcpy.AlreadyDefinedError,
+        lxcpy.NotRunningError,
+        lxcpy.AlreadyRunningError,
+        lxcpy.ConfigError,
+        lxcpy.CreateError,
+        lxcpy.StartError,
+        lxcpy.StopError,
+        lxcpy.DestroyError,
+        lxcpy.CloneError,
+        lxcpy.SnapshotError,
+        lxcpy.AttachError,
+        lxcpy.CgroupError,
+        lxcpy.CheckpointError,
+        lxcpy.FreezeError,
+        lxcpy.RenameError,
+        lxcpy.RebootError,
+    ):
         assert issubclass(cls, lxcpy.LxcError)
     assert issubclass(lxcpy.UnsupportedError, NotImplementedError)
-    e = lxcpy.StartError("boom", container="web", operation="start",
-                         details=["lxc web 20260101000000.000 ERROR start - start.c:f:1 - why"])
+    e = lxcpy.StartError(
+        "boom",
+        container="web",
+        operation="start",
+        details=["lxc web 20260101000000.000 ERROR start - start.c:f:1 - why"],
+    )
     assert str(e).startswith("container 'web': start: boom")
     assert "liblxc: why" in str(e)
     assert e.details and e.container == "web" and e.operation == "start"

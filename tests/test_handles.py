@@ -120,6 +120,7 @@ def test_thousands_of_undefined_handles_leak_nothing(lxcpath: str) -> None:
         for _ in range(n):
             with lxcpy.Container("none", lxcpath) as c:
                 assert not c.defined
+
     cycle(300)
     fds, rss = open_fds(), _rss_kib()
     cycle(3000)

@@ -114,11 +114,21 @@ def test_the_callers_environment_and_cwd(
     monkeypatch.setenv("LXCPY_TEST_VAR", "from-the-caller")
     out = running.run(["sh", "-c", "echo $LXCPY_TEST_VAR"], capture_output=True, text=True)
     assert out.stdout == "from-the-caller\n"
-    out = running.run(["sh", "-c", "echo ${LXCPY_TEST_VAR:-unset} $FOO"], capture_output=True,
-                      text=True, clear_env=True, env={"FOO": "bar"})
+    out = running.run(
+        ["sh", "-c", "echo ${LXCPY_TEST_VAR:-unset} $FOO"],
+        capture_output=True,
+        text=True,
+        clear_env=True,
+        env={"FOO": "bar"},
+    )
     assert out.stdout == "unset bar\n"
-    out = running.run(["sh", "-c", "echo $LXCPY_TEST_VAR"], capture_output=True, text=True,
-                      clear_env=True, keep_env=["LXCPY_TEST_VAR"])
+    out = running.run(
+        ["sh", "-c", "echo $LXCPY_TEST_VAR"],
+        capture_output=True,
+        text=True,
+        clear_env=True,
+        keep_env=["LXCPY_TEST_VAR"],
+    )
     assert out.stdout == "from-the-caller\n"
     monkeypatch.chdir("/etc")  # exists in the container too
     assert running.run(["pwd"], capture_output=True, text=True).stdout == "/etc\n"
@@ -160,8 +170,7 @@ def test_signal_state_same_when_the_caller_inherited_ignored_signals(
     """A caller started by glibc's posix_spawn inherits glibc's internal
     signals ignored (as CI runners' children do): both modes still agree."""
     r, w = os.pipe()
-    actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2),
-               (os.POSIX_SPAWN_CLOSE, r)]
+    actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2), (os.POSIX_SPAWN_CLOSE, r)]
     argv = [sys.executable, "-c", _SIGNALS_BOTH_WAYS, running.name, running.lxcpath]
     pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions)
     os.close(w)
@@ -246,8 +255,16 @@ def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]
     err_r, err_w = os.pipe()
     log = os.memfd_create("log", os.MFD_CLOEXEC)
     o = _attach.resolve(_attach.options(), 0)
-    packed = _ffi.hpack_attach(running.name.encode(), _ffi.enc_path(running.lxcpath), o,
-                               [-1, -1, -1], [-1, -1, -1], err_w, [b"/bin/true"], log)
+    packed = _ffi.hpack_attach(
+        running.name.encode(),
+        _ffi.enc_path(running.lxcpath),
+        o,
+        [-1, -1, -1],
+        [-1, -1, -1],
+        err_w,
+        [b"/bin/true"],
+        log,
+    )
     assert packed is not None
     msg, fds = packed
     assert fds == [log, err_w]
@@ -281,8 +298,9 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         assert err_of(raw(patched_int(msg, 16, 7), fds)) == -EINVAL
         # Truncated, or a header that lies.
         assert err_of(raw(msg[:-1], fds)) == -EINVAL
-        assert err_of(raw(header(_ffi.lib.LXCPY_HOP_ATTACH, 3, 0, 3, 36) + bytes(12), fds)) \
-            == -EINVAL
+        assert (
+            err_of(raw(header(_ffi.lib.LXCPY_HOP_ATTACH, 3, 0, 3, 36) + bytes(12), fds)) == -EINVAL
+        )
         # A bad name, an empty program.
         strs = 24 + 4 * 20
         name = running.name.encode() + b"\0"

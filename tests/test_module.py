@@ -73,6 +73,13 @@ def test_module_functions_refuse_nul() -> None:
 def test_state_enum() -> None:
     names = [s.name for s in lxcpy.State]
     assert names == [
-        "STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN", "THAWED",
+        "STOPPED",
+        "STARTING",
+        "RUNNING",
+        "STOPPING",
+        "ABORTING",
+        "FREEZING",
+        "FROZEN",
+        "THAWED",
     ]
     assert str(lxcpy.State.RUNNING) == "RUNNING"

@@ -20,7 +20,8 @@ def _own_cgroups() -> str:
 def _monitor_dirs(name: str) -> list[str]:
     pattern = f"lxc.monitor.{name}*"
     return sorted(
-        glob.glob(f"/sys/fs/cgroup/*/{pattern}") + glob.glob(f"/sys/fs/cgroup/{pattern}")
+        glob.glob(f"/sys/fs/cgroup/*/{pattern}")
+        + glob.glob(f"/sys/fs/cgroup/{pattern}")
         + glob.glob(f"/sys/fs/cgroup/*/*/{pattern}")
     )
 
@@ -34,8 +35,9 @@ def _monitor_dirs_gone(name: str, seconds: float = 5) -> bool:
     return _monitor_dirs(name) == []
 
 
-def test_start_leaves_caller_cgroups_and_no_monitor_dirs(base: lxcpy.Container,
-                                                          lxcpath: str) -> None:
+def test_start_leaves_caller_cgroups_and_no_monitor_dirs(
+    base: lxcpy.Container, lxcpath: str
+) -> None:
     name = "moncg"
     c = base.clone(name, lxcpath=lxcpath, snapshot=True)
     try:

@@ -78,16 +78,27 @@ def test_ids_past_2_to_the_31(running: lxcpy.Container) -> None:
     assert (int(uid), int(gid)) == (2**31, 2**32 - 2)
     assert sorted(int(g) for g in groups.split()) == [7, 2**31 + 5, 2**32 - 2]
     # (uid_t)-1 is no id; negative ones are none either.
-    for bad in ({"user": 2**32 - 1}, {"user": -1}, {"group": 2**32 - 1}, {"group": -5},
-                {"groups": [2**32 - 1]}, {"groups": [-1]}, {"user": 2**40}):
+    for bad in (
+        {"user": 2**32 - 1},
+        {"user": -1},
+        {"group": 2**32 - 1},
+        {"group": -5},
+        {"groups": [2**32 - 1]},
+        {"groups": [-1]},
+        {"user": 2**40},
+    ):
         with pytest.raises(ValueError):
             running.run(["true"], **bad)  # type: ignore[arg-type]
 
 
 def test_ids_from_the_containers_files_are_checked(running: lxcpy.Container) -> None:
     running.run(
-        ["sh", "-c", "echo 'big:x:4294967295:4294967295::/:/bin/sh' >> /etc/passwd;"
-         "echo 'neg:x:-3:' >> /etc/group; echo 'huge:x:99999999999:' >> /etc/group"],
+        [
+            "sh",
+            "-c",
+            "echo 'big:x:4294967295:4294967295::/:/bin/sh' >> /etc/passwd;"
+            "echo 'neg:x:-3:' >> /etc/group; echo 'huge:x:99999999999:' >> /etc/group",
+        ],
         check=True,
     )
     with pytest.raises(ValueError, match="passwd"):
@@ -112,8 +123,11 @@ def test_a_huge_env_costs_what_it_costs_subprocess(running: lxcpy.Container) -> 
     want = subprocess.run(["env"], env=env, capture_output=True, text=True, check=True)
     host = _timed(lambda: subprocess.run(["env"], env=env, capture_output=True, check=True))
     got: list[subprocess.CompletedProcess[str]] = []
-    took = _timed(lambda: got.append(running.run(["env"], env=env, capture_output=True,
-                                                  text=True, check=True)))
+    took = _timed(
+        lambda: got.append(
+            running.run(["env"], env=env, capture_output=True, text=True, check=True)
+        )
+    )
     seen = dict(line.split("=", 1) for line in got[0].stdout.splitlines())
     assert {k: seen.get(k) for k in env} == env
     assert len(want.stdout.splitlines()) >= len(env)
@@ -126,17 +140,33 @@ def test_env_overrides_like_putenv(running: lxcpy.Container) -> None:
     # env=, in every mode, and clear_env keeps only what it should.
     os.environ["LXCPY_FAULTS_X"] = "caller"
     try:
-        r = running.run(["env"], env={"LXCPY_FAULTS_X": "mine", "container": "no"},
-                        capture_output=True, text=True, check=True)
+        r = running.run(
+            ["env"],
+            env={"LXCPY_FAULTS_X": "mine", "container": "no"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         lines = r.stdout.splitlines()
         assert lines.count("LXCPY_FAULTS_X=mine") == 1
         assert "container=no" in lines and "container=lxc" not in lines
         assert not [ln for ln in lines if ln.startswith("LXCPY_FAULTS_X=caller")]
-        r = running.run(["env"], env={"A": "1"}, clear_env=True, keep_env=["LXCPY_FAULTS_X"],
-                        capture_output=True, text=True, check=True)
+        r = running.run(
+            ["env"],
+            env={"A": "1"},
+            clear_env=True,
+            keep_env=["LXCPY_FAULTS_X"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert sorted(r.stdout.splitlines()) == sorted(
-            ["A=1", "LXCPY_FAULTS_X=caller", "container=lxc",
-             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+            [
+                "A=1",
+                "LXCPY_FAULTS_X=caller",
+                "container=lxc",
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ]
         )
     finally:
         del os.environ["LXCPY_FAULTS_X"]
