@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _helper, _validate, _worker
+from lxcpy import _attach, _ffi, _helper, _undo, _validate, _worker
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -59,8 +59,6 @@ _DEFAULT_TIMEOUT = 30.0
 _WAIT_SLICE = 1
 # How often reboot() looks for the new init.
 _REBOOT_POLL = 0.05
-# How long a start() that raised waits for the container to be STOPPED.
-_UNDO_TIMEOUT = 10.0
 # States in which a start that liblxc refused was beaten by another one
 # (a failed start of ours would be ABORTING, STOPPING or STOPPED).
 _STARTED_BY_SOMEONE = frozenset(
@@ -345,10 +343,12 @@ class Container:
 
         The caller's cgroups are left as they were (liblxc's start runs in a
         short-lived child process). A start that raises, KeyboardInterrupt
-        included, leaves the container stopped (stopping what it got
-        going, which may take as long as liblxc's monitor takes to start
-        serving); one that lost to a concurrent start raises
-        ``AlreadyRunningError``.
+        included, raises within about a second and leaves the container
+        stopped: what it got going is stopped, by a thread of lxcpy's
+        (which the interpreter waits for at exit) if liblxc's monitor is
+        still too busy starting to take the request (a slow pre-start hook,
+        an AppArmor profile being loaded). One that lost to a concurrent
+        start raises ``AlreadyRunningError``.
         """
         argv = None if cmd is None else [_ffi.enc(a) for a in _validate.strings(cmd, "cmd")]
         if argv is not None and not argv:
@@ -381,16 +381,14 @@ class Container:
                 raise
 
     def _undo_start(self) -> None:
-        """After a start() that raised: stop what it may have got going and
-        wait, bounded, for STOPPED (through further Ctrl-Cs). liblxc's
-        monitor answers nothing, not even the state, until it is past
-        STARTING (a slow hook...), so a thread with a handle of its own
-        does that; it goes on, to stop the container, should the wait end
-        first."""
-        deadline = time.monotonic() + _UNDO_TIMEOUT
-        stopper = _BackgroundStop(self._name, self._lxcpath)
-        _worker.finish(stopper.start)
-        _worker.finish(lambda: stopper.wait(deadline))
+        """After a start() that raised: stop what it may have got going
+        (lxcpy._undo), waiting about a second for STOPPED through further
+        Ctrl-Cs; if liblxc's monitor is still busy starting, the stop is
+        completed by a thread of its own as soon as the monitor answers."""
+        deadline = time.monotonic() + _undo.WAIT
+        undo = _undo.StartUndo(self._name, self._lxcpath)
+        _worker.finish(undo.start)
+        _worker.finish(lambda: undo.wait(deadline))
 
     def stop(self) -> None:
         """Kill the container (SIGKILL to its init) and wait until it stopped."""
@@ -963,43 +961,6 @@ class _FreezeNudger:
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
-
-
-class _BackgroundStop:
-    """Stop a container unless it is STOPPED, and wait (bounded) until it
-    is, in a daemon thread with a handle of its own."""
-
-    __slots__ = ("_done", "_lxcpath", "_name", "_thread")
-
-    def __init__(self, name: str, lxcpath: str) -> None:
-        self._name = name
-        self._lxcpath = lxcpath
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lxcpy-undo-start", daemon=True)
-
-    def start(self) -> None:
-        if self._thread.ident is None:
-            self._thread.start()
-
-    def wait(self, deadline: float) -> None:
-        self._done.wait(max(0.0, deadline - time.monotonic()))
-
-    def _run(self) -> None:
-        try:
-            h = _ffi.handle_new(self._name, _ffi.enc_path(self._lxcpath))
-            if h is None:
-                return
-            try:
-                stopped = State.STOPPED.value
-                if _ffi.state(h) != stopped:
-                    _ffi.stop(h)
-                    deadline = time.monotonic() + _UNDO_TIMEOUT
-                    while _ffi.state(h) != stopped and time.monotonic() < deadline:
-                        _ffi.wait(h, stopped, _WAIT_SLICE)
-            finally:
-                _ffi.handle_free(h)
-        finally:
-            self._done.set()
 
 
 def _state(value: Any) -> State:
