@@ -26,7 +26,7 @@ import time
 
 from lxcpy import _ffi
 
-__all__ = ["LIMIT", "WAIT", "StartUndo"]
+__all__ = ["LIMIT", "WAIT", "StartUndo", "wait_all"]
 
 # How long start() waits for the stop before its exception goes up.
 WAIT = 1.0
@@ -95,8 +95,10 @@ def _stop_until_stopped(h: _ffi.Handle, deadline: float) -> None:
         time.sleep(_RETRY)
 
 
-def _wait_at_exit() -> None:
-    deadline = time.monotonic() + LIMIT
+def wait_all(timeout: float = LIMIT) -> None:
+    """Wait for the threads in flight, for at most ``timeout`` seconds in
+    all (at interpreter exit; tests, before they count what is left)."""
+    deadline = time.monotonic() + timeout
     with _lock:
         pending = list(_in_flight)
     for undo in pending:
@@ -110,5 +112,5 @@ def _after_fork_in_child() -> None:
     _in_flight.clear()
 
 
-atexit.register(_wait_at_exit)
+atexit.register(wait_all)
 os.register_at_fork(after_in_child=_after_fork_in_child)

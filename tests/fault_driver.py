@@ -30,7 +30,7 @@ from typing import Any
 from helpers import NO_NET, Leftovers, _reap_lxcpath, cgroup_dirs, leftovers_after
 
 import lxcpy
-from lxcpy import _helper
+from lxcpy import _helper, _undo
 
 HELPER = os.environ.get("LXCPY_HELPER", "1") != "0"
 
@@ -441,6 +441,9 @@ def main() -> None:
             "error": f"{type(e).__name__}: {e}",
             "traceback": traceback.format_exc(),
         }
+    # An interrupted start() may leave its stop to lxcpy's thread (while
+    # liblxc's monitor is busy starting); the exit waits for it, so do we.
+    _undo.wait_all()
     res["undo_error"] = undo(lxcpath)
     gc.collect()
     res["leftovers"] = leftovers_after(before, lxcpath, [name], settle=3.0)
