@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Held", "held"]
+__all__ = ["Held", "deferred", "held"]
 
 
 class Held:
@@ -54,3 +54,16 @@ def held() -> Iterator[Held]:
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Run the block with a Ctrl-C held back, and raise it when the block
+    is done: for a block that makes something and records it where the
+    cleanup finds it (``fd = os.memfd_create(...)`` inside a ``try`` whose
+    ``finally`` closes it), which a KeyboardInterrupt between the two
+    would leak. If the block raises, that exception goes up instead."""
+    with held() as state:
+        yield
+    if state.pending:
+        raise KeyboardInterrupt

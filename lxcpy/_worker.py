@@ -115,7 +115,7 @@ def run_child(fork: Callable[[Any], int]) -> int:
         if err < 0:
             return err
         pid = int(box[0])
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(OSError, AttributeError), _sigint.deferred():
             pidfd = os.pidfd_open(pid)
         while True:
             if pidfd >= 0:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _helper, _undo, _validate, _worker
+from lxcpy import _attach, _ffi, _helper, _sigint, _undo, _validate, _worker
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -296,8 +296,11 @@ class Container:
         made: list[str] = []
         out = -1
         try:
-            out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
-            _claim(self._lxcpath, self._name, made)
+            # Each fd and directory made is recorded before a Ctrl-C can
+            # come between (lxcpy._sigint).
+            with _sigint.deferred():
+                out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
+                _claim(self._lxcpath, self._name, made)
             with self._op("create") as op:
                 msg = None
                 if _helper.enabled():
@@ -630,8 +633,10 @@ class Container:
         worker's process group before anything (KeyboardInterrupt; a
         dead helper: CreateError/StartError) goes up."""
         h = self._handle()
-        cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+        cfg = -1
         try:
+            with _sigint.deferred():
+                cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
             if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
                 op.fail("liblxc could not save the configuration for lxcpy's helper")
             try:
@@ -640,7 +645,8 @@ class Container:
                 op.fail(str(e))
             return _helper.wait_status_code(err, status)
         finally:
-            os.close(cfg)
+            if cfg >= 0:
+                os.close(cfg)
 
     # -- running things inside (attach) ------------------------------------------------
 
@@ -1126,8 +1132,10 @@ def _rootfs_spec(h: _ffi.Handle) -> str:
     """The handle's lxc.rootfs.path with its storage type, as liblxc's
     destroy sees it. (Reading the key returns the path without the type
     once liblxc has split it off, so read it from a saved copy.)"""
-    fd = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+    fd = -1
     try:
+        with _sigint.deferred():
+            fd = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
         if _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{fd}")):
             os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, encoding="utf-8", errors="surrogateescape", closefd=False) as f:
@@ -1139,7 +1147,8 @@ def _rootfs_spec(h: _ffi.Handle) -> str:
             if found:
                 return found[-1]
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
     return _ffi.get_config_item(h, "lxc.rootfs.path") or ""
 
 

@@ -395,8 +395,61 @@ def scenario_sigint_handles(
         probe.close()
 
 
+def scenario_sigint_sweep(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    """Ctrl-C at many random points of the first milliseconds of a create()
+    or start(), where it may fall between a system call that makes an fd
+    or a directory and the statement that records it. After each: nothing
+    of the call left (directory, running container); after all: the usual
+    leftovers (fds...)."""
+    import random
+
+    rng = random.Random(spec.get("seed", 0))
+    counts: dict[str, int] = {}
+    bad: list[str] = []
+    home = os.path.join(lxcpath, name)
+    c = (
+        lxcpy.Container(name, lxcpath)
+        if spec["op"] == "create"
+        else base.clone(name, lxcpath=lxcpath, snapshot=True)
+    )
+    try:
+        for _ in range(spec.get("rounds", 60)):
+            offset = rng.uniform(0.0, spec.get("span", 0.003))
+            if spec["op"] == "create":
+                r = with_alarm(offset, lambda: c.create("busybox", config=NO_NET), grace=0.1)
+            else:
+                r = with_alarm(offset, c.start, grace=0.1)
+            counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+            if r["outcome"] not in ("KeyboardInterrupt", "completed"):
+                bad.append(f"{r['outcome']}: {r.get('error')}")
+                break
+            _undo.wait_all()
+            if r["outcome"] == "completed":
+                if spec["op"] == "create":
+                    c.destroy()
+                else:
+                    c.stop()
+            elif spec["op"] == "create" and os.path.lexists(home):
+                bad.append(f"an interrupted create left {home}")
+                undo(lxcpath)
+            elif spec["op"] == "start" and not settle(lambda: not c.running):
+                bad.append("an interrupted start left the container running")
+                c.stop()
+    finally:
+        c.close()
+    return {
+        "outcome": "KeyboardInterrupt",
+        "counts": counts,
+        "state_ok": not bad,
+        "state": "; ".join(bad[:5]) or "nothing of any call left",
+    }
+
+
 SCENARIOS = {
     "sigint": scenario_sigint,
+    "sigint_sweep": scenario_sigint_sweep,
     "sigint_handles": scenario_sigint_handles,
     "kill_helper": scenario_kill_helper,
     "close_thread": scenario_close_thread,

@@ -242,8 +242,7 @@ def test_ctrl_c_right_at_the_fork_leaves_nothing(
 ) -> None:
     # Interrupts within the first milliseconds: between the fork and the
     # wait (in-process), or before the worker's STARTED is read (helper).
-    # (Not counted here: fds, which an interrupt landing between a C call's
-    # return and Python storing the fd it returned can still leak.)
+    # (fds: tests/test_faults.py::test_ctrl_c_in_the_first_milliseconds.)
     template, pids = hanging_template
     watchdog = Watchdog(pids, 60)
     try:
