@@ -182,10 +182,8 @@ def devpts_fd(h: Handle) -> int:
     return int(lib.lxcpy_devpts_fd(h.c))
 
 
-def seccomp_notify_fd(h: Handle, active: bool) -> int:
-    if active:
-        return int(lib.lxcpy_seccomp_notify_fd_active(h.c))
-    return int(lib.lxcpy_seccomp_notify_fd(h.c))
+def seccomp_notify_fd(h: Handle) -> int:
+    return int(lib.lxcpy_seccomp_notify_fd_active(h.c))
 
 
 def may_control(h: Handle) -> bool:

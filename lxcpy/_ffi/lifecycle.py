@@ -46,11 +46,6 @@ def config_file_name(h: Handle) -> str | None:
         lib.lxcpy_free(p)
 
 
-def config_path(h: Handle) -> str | None:
-    p = lib.lxcpy_config_path(h.c)
-    return None if p == ffi.NULL else os.fsdecode(ffi.string(p))
-
-
 # -- lifecycle ----------------------------------------------------------------
 
 
