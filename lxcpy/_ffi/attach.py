@@ -53,7 +53,7 @@ def _strv(values: Sequence[bytes], keep: list[Any]) -> Any:
 
 
 def _attach_opts(
-    o: AttachOptions, lxc_fds: Sequence[int], child_fds: Sequence[int], errfd: int
+    o: AttachOptions, liblxc_stdio: Sequence[int], child_stdio: Sequence[int], errfd: int
 ) -> tuple[Any, list[Any]]:
     keep: list[Any] = []
     p = ffi.new("struct lxcpy_attach_opts *")
@@ -82,8 +82,8 @@ def _attach_opts(
         p.ngroups = len(o.groups)
         p.groups = groups
     for i in range(3):
-        p.lxc_fds[i] = lxc_fds[i]
-        p.child_fds[i] = child_fds[i]
+        p.liblxc_stdio[i] = liblxc_stdio[i]
+        p.child_stdio[i] = child_stdio[i]
     if o.cwd is not None:
         cwd = ffi.new("char[]", o.cwd)
         keep.append(cwd)
@@ -95,8 +95,8 @@ def _attach_opts(
 def attach_run(
     h: Handle,
     o: AttachOptions,
-    lxc_fds: Sequence[int],
-    child_fds: Sequence[int],
+    liblxc_stdio: Sequence[int],
+    child_stdio: Sequence[int],
     errfd: int,
     argv: list[bytes],
     init_pid: int = 0,
@@ -107,7 +107,7 @@ def attach_run(
     if known: what a failed attach leaves of it is closed). Returns (0, pid)
     or (-errno, -1). The GIL is released
     meanwhile."""
-    p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p, _keep = _attach_opts(o, liblxc_stdio, child_stdio, errfd)
     p.init_pid = init_pid
     p.init_dev, p.init_ino = init_id
     cargv, _strings = _argv(argv)
@@ -119,8 +119,8 @@ def attach_run(
 def attach_call(
     h: Handle,
     o: AttachOptions,
-    lxc_fds: Sequence[int],
-    child_fds: Sequence[int],
+    liblxc_stdio: Sequence[int],
+    child_stdio: Sequence[int],
     errfd: int,
     child: Callable[[], int],
     init_pid: int = 0,
@@ -129,7 +129,7 @@ def attach_call(
     """Fork a child attached to the container that calls ``child()``
     (which should not return: it ends with os._exit). Returns (0, pid) or
     (-errno, -1)."""
-    p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p, _keep = _attach_opts(o, liblxc_stdio, child_stdio, errfd)
     p.init_pid = init_pid
     p.init_dev, p.init_ino = init_id
     handle = ffi.new_handle(child)

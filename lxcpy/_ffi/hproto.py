@@ -78,8 +78,8 @@ def hpack_attach(
     name: bytes,
     lxcpath: bytes,
     o: AttachOptions,
-    lxc_fds: Sequence[int],
-    child_fds: Sequence[int],
+    liblxc_stdio: Sequence[int],
+    child_stdio: Sequence[int],
     errfd: int,
     argv: list[bytes],
     logfd: int,
@@ -88,7 +88,7 @@ def hpack_attach(
     (after the reply socket); None when it is too large for the protocol.
     (For tests of the helper's checks; lxcpy itself packs and sends in
     one call.)"""
-    p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p, _keep = _attach_opts(o, liblxc_stdio, child_stdio, errfd)
     cargv, _strings = _argv(argv)
     fds = ffi.new("int[]", lib.LXCPY_HATTACH_FDS)
     nfds = ffi.new("int *")
@@ -114,8 +114,8 @@ def hsend_attach(
     name: bytes,
     lxcpath: bytes,
     o: AttachOptions,
-    lxc_fds: Sequence[int],
-    child_fds: Sequence[int],
+    liblxc_stdio: Sequence[int],
+    child_stdio: Sequence[int],
     errfd: int,
     argv: list[bytes],
     logfd: int,
@@ -123,7 +123,7 @@ def hsend_attach(
     """Pack an ATTACH request (as hpack_attach) and send it (as hsend):
     our end of the reply socket, or -errno (-E2BIG: too large for the
     protocol; the caller then attaches in-process)."""
-    p, _keep = _attach_opts(o, lxc_fds, child_fds, errfd)
+    p, _keep = _attach_opts(o, liblxc_stdio, child_stdio, errfd)
     cargv, _strings = _argv(argv)
     return int(lib.lxcpy_hsend_attach(ctl, name, lxcpath, p, cargv, logfd))
 
