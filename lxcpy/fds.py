@@ -39,7 +39,7 @@ def seccomp_notify_fd(c: Container) -> int:
     return _fd(
         c,
         "seccomp_notify_fd",
-        lambda h: _ffi.seccomp_notify_fd(h, True),
+        _ffi.seccomp_notify_fd,
         "seccomp notify fd (the container needs a seccomp policy with 'notify' rules)",
     )
 

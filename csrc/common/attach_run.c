@@ -544,16 +544,16 @@ static void put_extra_env(char **extra)
 }
 
 /* Put the caller's fds on 0-2 (liblxc set up /dev/null or lxcpy's own
- * pipes there) and change directory. Every child_fd is >= 3 (the parent
- * sees to it), so the dup2()s cannot clobber each other. Returns the
- * failing stage, or 0. */
+ * pipes there: liblxc_stdio) and change directory. Every child_stdio fd
+ * is >= 3 (the parent sees to it), so the dup2()s cannot clobber each
+ * other. Returns the failing stage, or 0. */
 int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o)
 {
 	put_extra_env(o->extra_env);
 	for (int i = 0; i < 3; i++) {
-		if (o->child_fds[i] < 0)
+		if (o->child_stdio[i] < 0)
 			continue;
-		if (dup2(o->child_fds[i], i) < 0)
+		if (dup2(o->child_stdio[i], i) < 0)
 			return LXCPY_STAGE_STDIO;
 	}
 	if (o->cwd && chdir(o->cwd) < 0)
@@ -696,9 +696,9 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	/* liblxc chmods (0700) and chowns whatever is on the child's fds 0-2,
 	 * and makes a tty stdin the child's controlling terminal: so it only
 	 * ever gets lxcpy's own pipes or /dev/null; the caller's fds are put
-	 * in place afterwards (child_fds). */
+	 * in place afterwards (child_stdio). */
 	for (int i = 0; i < 3; i++) {
-		if (o->lxc_fds[i] >= 0)
+		if (o->liblxc_stdio[i] >= 0)
 			continue;
 		if (devnull < 0) {
 			devnull = open_high("/dev/null");
@@ -709,9 +709,9 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 			}
 		}
 	}
-	opts.stdin_fd = o->lxc_fds[0] >= 0 ? o->lxc_fds[0] : devnull;
-	opts.stdout_fd = o->lxc_fds[1] >= 0 ? o->lxc_fds[1] : devnull;
-	opts.stderr_fd = o->lxc_fds[2] >= 0 ? o->lxc_fds[2] : devnull;
+	opts.stdin_fd = o->liblxc_stdio[0] >= 0 ? o->liblxc_stdio[0] : devnull;
+	opts.stdout_fd = o->liblxc_stdio[1] >= 0 ? o->liblxc_stdio[1] : devnull;
+	opts.stderr_fd = o->liblxc_stdio[2] >= 0 ? o->liblxc_stdio[2] : devnull;
 
 	e->o = o;
 	pthread_once(&attach_fds_once, attach_fds_init);

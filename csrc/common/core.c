@@ -227,11 +227,6 @@ char *lxcpy_config_file_name(struct lxc_container *c)
 	return c->config_file_name(c);
 }
 
-const char *lxcpy_config_path(struct lxc_container *c)
-{
-	return c->get_config_path(c);
-}
-
 bool lxcpy_load_config(struct lxc_container *c, const char *alt_file)
 {
 	return c->load_config(c, alt_file);

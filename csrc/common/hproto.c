@@ -164,8 +164,8 @@ int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath
 	fds[ATTACH_FD_LOG - 1] = logfd;
 	fds[ATTACH_FD_ERR - 1] = o->errfd;
 	for (int i = 0; i < 3; i++) {
-		fixed[ATTACH_LXC_FD0 + i] = fd_index(o->lxc_fds[i], fds, fdcap, &n);
-		fixed[ATTACH_CHILD_FD0 + i] = fd_index(o->child_fds[i], fds, fdcap, &n);
+		fixed[ATTACH_LXC_FD0 + i] = fd_index(o->liblxc_stdio[i], fds, fdcap, &n);
+		fixed[ATTACH_CHILD_FD0 + i] = fd_index(o->child_stdio[i], fds, fdcap, &n);
 		if (fixed[ATTACH_LXC_FD0 + i] == -E2BIG || fixed[ATTACH_CHILD_FD0 + i] == -E2BIG) {
 			free(caller_cwd);
 			return -E2BIG;
@@ -489,8 +489,8 @@ int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
 			goto bad;
 	for (int i = 0; i < 3; i++) {
 		int32_t lx = in[ATTACH_LXC_FD0 + i], ch = in[ATTACH_CHILD_FD0 + i];
-		o->lxc_fds[i] = lx < 0 ? -1 : fds[lx];
-		o->child_fds[i] = ch < 0 ? -1 : fds[ch];
+		o->liblxc_stdio[i] = lx < 0 ? -1 : fds[lx];
+		o->child_stdio[i] = ch < 0 ? -1 : fds[ch];
 	}
 	o->errfd = fds[ATTACH_FD_ERR];
 	o->reset_sigmask = 1;

@@ -27,8 +27,10 @@ struct lxcpy_attach_opts {
 	char *lsm_label;       /* or NULL */
 	int ngroups;           /* -1: drop all supplementary groups */
 	unsigned int *groups;
-	int lxc_fds[3];        /* given to liblxc as stdin/out/err; -1: /dev/null */
-	int child_fds[3];      /* dup2()ed onto 0-2 by lxcpy in the child; -1: none */
+	int liblxc_stdio[3];   /* liblxc's attach gets these as the child's stdin/out/err
+	                        * (lxcpy's own pipes); -1: /dev/null */
+	int child_stdio[3];    /* the caller's fds, dup2()ed onto 0-2 by lxcpy in the
+	                        * child once liblxc is done; -1: keep liblxc's */
 	char *cwd;             /* chdir() in the child; NULL: liblxc's default */
 	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
 	char *initial_cwd;     /* liblxc's initial_cwd; NULL: the caller's cwd */

@@ -66,7 +66,6 @@ int lxcpy_restore(struct lxc_container *c, const char *directory, bool verbose);
 /* file descriptors: the fd, or -errno (-ENOSYS where liblxc lacks it). */
 int lxcpy_init_pidfd(struct lxc_container *c);
 int lxcpy_devpts_fd(struct lxc_container *c);
-int lxcpy_seccomp_notify_fd(struct lxc_container *c);
 int lxcpy_seccomp_notify_fd_active(struct lxc_container *c);
 bool lxcpy_may_control(struct lxc_container *c);
 

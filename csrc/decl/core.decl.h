@@ -28,7 +28,6 @@ bool lxcpy_is_running(struct lxc_container *c);
 const char *lxcpy_state(struct lxc_container *c);
 int lxcpy_init_pid(struct lxc_container *c);
 char *lxcpy_config_file_name(struct lxc_container *c);
-const char *lxcpy_config_path(struct lxc_container *c);
 
 bool lxcpy_load_config(struct lxc_container *c, const char *alt_file);
 bool lxcpy_save_config(struct lxc_container *c, const char *alt_file);

@@ -246,18 +246,6 @@ int lxcpy_devpts_fd(struct lxc_container *c)
 #endif
 }
 
-int lxcpy_seccomp_notify_fd(struct lxc_container *c)
-{
-#if LXCPY_HAS_SECCOMP_NOTIFY
-	if (!lxc_has_api_extension("seccomp_notify"))
-		return -ENOSYS;
-	errno = 0;
-	return fd_or_errno(c->seccomp_notify_fd(c));
-#else
-	return -ENOSYS;
-#endif
-}
-
 int lxcpy_seccomp_notify_fd_active(struct lxc_container *c)
 {
 #if LXCPY_HAS_SECCOMP_NOTIFY
