@@ -22,6 +22,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi
+from lxcpy._cgroupfs import FreezeFile, freeze_files
 from lxcpy.errors import AttachError, NotRunningError
 from lxcpy.state import State
 
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from lxcpy.container import Container
 
 __all__ = ["check", "exiting", "init_exited", "init_id", "release"]
-
-# (path, what a frozen one contains; None: frozen unless it reads THAWED)
-FreezeFile = tuple[str, "str | None"]
 
 
 class _Init:
@@ -91,28 +89,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def freeze_files(pid: int) -> tuple[FreezeFile, ...]:
-    """(v1 freezer.state, None) and (v2 cgroup.events, "frozen 1") of
-    pid's cgroups, those that exist."""
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return ()
-    out: list[FreezeFile] = []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "freezer" in controllers.split(","):
-            out.append((f"/sys/fs/cgroup/freezer{path}/freezer.state", None))
-        elif controllers == "":
-            for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-                events = f"{root}{path}/cgroup.events"
-                if os.path.exists(events):
-                    out.append((events, "frozen 1"))
-                    break
-    return tuple(out)
 
 
 def _read(path: str) -> bytes | None:

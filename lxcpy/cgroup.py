@@ -1,17 +1,14 @@
 """Live cgroup values of a running container, and its resource statistics.
 
-The host's cgroup layout is detected, never assumed: a controller is "v1"
-when a legacy hierarchy carries it (``/proc/self/cgroup`` and the mounts
-agree), "v2" when the unified hierarchy's root offers it
-(``cgroup.controllers``). Hybrid hosts (v1 controllers plus an empty
-cgroup2 mount) therefore read v1 names, pure v2 hosts the v2 ones.
-Values go through liblxc's get/set_cgroup_item, which knows where the
-container's cgroups are.
+Keys and statistics follow the host's layout (``cgroup_layout()``, detected
+by lxcpy._cgroupfs, never assumed): v1 names where a legacy hierarchy
+carries the controller, v2 names where the unified one does. Values go
+through liblxc's get/set_cgroup_item, which knows where the container's
+cgroups are.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
+from lxcpy._cgroupfs import CgroupLayout
+from lxcpy._cgroupfs import layout as cgroup_layout
 from lxcpy._handles import guard_methods
 from lxcpy.errors import CgroupError
 
@@ -31,55 +30,6 @@ __all__ = ["Cgroup", "CgroupLayout", "InterfaceStats", "Stats", "cgroup_layout"]
 _KEY = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 # v1 counters report "unlimited" as PAGE_COUNTER_MAX rounded to pages.
 _V1_UNLIMITED = 1 << 62
-
-
-@dataclass(frozen=True)
-class CgroupLayout:
-    """Which controllers the host runs on cgroup v1 and which on v2."""
-
-    v1: frozenset[str]
-    v2: frozenset[str]
-    unified_mount: str | None
-
-    def version(self, controller: str) -> int | None:
-        """1 or 2 for the hierarchy carrying ``controller``, None if neither."""
-        if controller in self.v1:
-            return 1
-        if controller in self.v2:
-            return 2
-        return None
-
-
-def cgroup_layout(
-    proc_cgroup: str = "/proc/self/cgroup", mounts: str = "/proc/self/mounts"
-) -> CgroupLayout:
-    """Detect the host's cgroup layout from /proc/self/cgroup and the mounts."""
-    v1_mounted: set[str] = set()
-    unified: str | None = None
-    with open(mounts, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 4:
-                continue
-            where, fstype, options = parts[1], parts[2], parts[3].split(",")
-            if fstype == "cgroup":
-                v1_mounted.update(o for o in options if not o.startswith("name="))
-            elif fstype == "cgroup2" and unified is None:
-                unified = where.replace("\\040", " ")
-    v1: set[str] = set()
-    with open(proc_cgroup, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parts = line.rstrip("\n").split(":", 2)
-            if len(parts) == 3 and parts[1]:
-                v1.update(c for c in parts[1].split(",") if not c.startswith("name="))
-    v2: set[str] = set()
-    if unified is not None:
-        try:
-            with open(os.path.join(unified, "cgroup.controllers"), encoding="utf-8") as f:
-                v2 = set(f.read().split())
-        except OSError:
-            pass
-    return CgroupLayout(frozenset(v1 & v1_mounted), frozenset(v2 - v1), unified)
 
 
 def _key(value: object) -> str:

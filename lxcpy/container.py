@@ -23,10 +23,11 @@ from lxcpy import devices as _devices
 from lxcpy import fds as _fds
 from lxcpy import network as _network
 from lxcpy import snapshot as _snapshot
+from lxcpy._cgroupfs import host_layout
 from lxcpy._check import Operation
 from lxcpy._handles import Slot, guard_methods
 from lxcpy._system import default_lxcpath
-from lxcpy.cgroup import Cgroup, Stats, cgroup_layout
+from lxcpy.cgroup import Cgroup, Stats
 from lxcpy.config import Config, validated_items
 from lxcpy.console import Console
 from lxcpy.errors import (
@@ -452,7 +453,7 @@ class Container:
         """Freeze every process of the container."""
         self._need_running("freeze")
         h = self._handle()
-        nudger = _FreezeNudger(h) if cgroup_layout().version("freezer") == 1 else None
+        nudger = _FreezeNudger(h) if host_layout().version("freezer") == 1 else None
         with self._op("freeze") as op:
             try:
                 ok = _ffi.freeze(h)

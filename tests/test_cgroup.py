@@ -48,6 +48,43 @@ def test_layout_v2_only_host(tmp_path: os.PathLike[str]) -> None:
     assert layout.unified_mount == root
 
 
+def test_layout_v1_mount_points(tmp_path: os.PathLike[str]) -> None:
+    """Where each v1 hierarchy is mounted comes from the mounts (a path with
+    a space, escaped as /proc/self/mounts does), never assumed."""
+    cg = os.path.join(tmp_path, "cgroup")
+    with open(cg, "w") as f:
+        f.write("3:freezer:/lxc.payload.x\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n")
+    mounts = os.path.join(tmp_path, "mounts")
+    with open(mounts, "w") as f:
+        f.write("cgroup /cg/my\\040freezer cgroup rw,freezer 0 0\n")
+        f.write("cgroup /cg/cpu cgroup rw,cpu,cpuacct 0 0\n")
+        f.write("cgroup /cg/systemd cgroup rw,name=systemd 0 0\n")
+    layout = lxcpy.cgroup_layout(cg, mounts)
+    assert layout.v1 == {"freezer", "cpu", "cpuacct"}
+    assert dict(layout.v1_mounts) == {
+        "freezer": "/cg/my freezer",
+        "cpu": "/cg/cpu",
+        "cpuacct": "/cg/cpu",
+    }
+    assert layout.unified_mount is None
+    hash(layout)  # a frozen value, as before
+
+
+def test_freeze_files_are_where_the_host_mounts_them(running: lxcpy.Container) -> None:
+    from lxcpy import _cgroupfs
+
+    files = _cgroupfs.freeze_files(running.init_pid or 0)
+    host = _cgroupfs.host_layout()
+    assert files, "the running container's init has a freezer file"
+    for path, mark in files:
+        assert os.path.exists(path)
+        if mark is None:
+            assert path.startswith(host.v1_mounts["freezer"] + "/")
+        else:
+            assert host.unified_mount is not None
+            assert path.startswith(host.unified_mount + "/")
+
+
 def test_cgroup_get_set(running: lxcpy.Container) -> None:
     key = _memory_limit_key()
     running.cgroup[key] = str(64 << 20)
