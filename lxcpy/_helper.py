@@ -48,7 +48,6 @@ __all__ = [
     "helper_pid",
     "open_request",
     "request",
-    "wait_status_code",
 ]
 
 ENV = "LXCPY_HELPER"
@@ -373,15 +372,3 @@ def current_pid() -> int | None:
     """The pid of this process's helper, without spawning one."""
     h = _current
     return None if h is None else h.pid
-
-
-def wait_status_code(err: int, status: int) -> int:
-    """A worker's result as lxcpy_wait_child reports it: the exit code,
-    128 + the signal that killed it, or -errno."""
-    if err < 0:
-        return err
-    if os.WIFEXITED(status):
-        return os.WEXITSTATUS(status)
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return -errno.ECHILD

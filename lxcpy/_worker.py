@@ -1,12 +1,16 @@
-"""Waiting for the process that does a ``create()`` or ``start()``, and
-making sure it is gone when the call is abandoned.
+"""Where a ``create()`` or ``start()`` runs, and waiting for it.
 
-That process is a child of this process (``LXCPY_HELPER=0``: the shim
-forks it) or a worker of lxcpy's helper. Either way it leads a process
-group of its own, which the template, liblxc's storage and intermediate
-processes inherit (liblxc's monitor leaves it with ``setsid()``), so
-killing the group kills everything the call started except a container's
-monitor.
+The routing seam: ``start()`` and ``create()`` here decide where liblxc's
+call runs, in a worker of lxcpy's helper (the default) or, with
+``LXCPY_HELPER=0`` or a request too big for the helper's protocol, in a
+child of this process that the shim forks, and return the one result
+code both give (``result_code``: the exit code, 128 + the signal that
+killed the process, or -errno; ``describe`` words it).
+
+Either way the process leads a process group of its own, which the
+template, liblxc's storage and intermediate processes inherit (liblxc's
+monitor leaves it with ``setsid()``), so killing the group kills
+everything the call started except a container's monitor.
 
 A wait sleeps at most a second at a time (GIL released), so that
 KeyboardInterrupt gets through. When the wait is abandoned (an exception,
@@ -27,12 +31,15 @@ import select
 import signal
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lxcpy import _ffi, _helper, _sigint
 
-__all__ = ["finish", "run_child", "wait_worker"]
+if TYPE_CHECKING:
+    from lxcpy._check import Operation
+
+__all__ = ["create", "describe", "finish", "result_code", "run_child", "start", "wait_worker"]
 
 _SLICE_MS = 1000
 # How long cleanup waits for a killed group to be gone, or for the helper
@@ -46,13 +53,81 @@ def _sleep_on(fd: int, ms: int) -> None:
     poller.poll(ms)
 
 
-def _code(status: int) -> int:
-    """A wait status as lxcpy_wait_child reports it."""
+def result_code(err: int, status: int) -> int:
+    """The one result of a create or start wherever it ran: -errno if
+    ``err`` is one (the process could not be made or waited for), else from
+    the wait status, the exit code or 128 + the signal that killed it (as
+    the shim's lxcpy_wait_child gives it in C)."""
+    if err < 0:
+        return err
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return -errno.ECHILD
+
+
+def describe(what: str, rc: int) -> str:
+    """Word a failed ``result_code`` after ``what`` failed."""
+    if rc < 0:
+        return f"{what}: {os.strerror(-rc)}"
+    if rc > 128:
+        return f"{what}: its worker process died of signal {rc - 128}"
+    return what
+
+
+def start(
+    op: Operation, h: _ffi.Handle, name: str, lxcpath: str, use_init: bool, argv: list[bytes] | None
+) -> int:
+    """Start the container of handle ``h`` (its ``result_code``)."""
+    msg = None
+    if _helper.enabled():
+        msg = _ffi.hpack_start(name, _ffi.enc_path(lxcpath), use_init, argv)
+    if msg is not None:
+        return _in_helper(op, h, msg)
+    return run_child(lambda child: _ffi.start(h, use_init, argv, child))
+
+
+def create(
+    op: Operation,
+    h: _ffi.Handle,
+    name: str,
+    lxcpath: str,
+    template: str | None,
+    backend: str | None,
+    argv: list[str],
+    out: int,
+) -> int:
+    """Create the container of handle ``h``, the template's output going
+    to fd ``out`` (its ``result_code``)."""
+    msg = None
+    if _helper.enabled():
+        msg = _ffi.hpack_create(name, _ffi.enc_path(lxcpath), template, backend, argv)
+    if msg is not None:
+        return _in_helper(op, h, msg, (out,))
+    return run_child(lambda child: _ffi.create(h, template, backend, argv, out, child))
+
+
+def _in_helper(op: Operation, h: _ffi.Handle, msg: bytes, fds: Sequence[int] = ()) -> int:
+    """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker of
+    lxcpy's helper process. The worker opens its own handle, loads this
+    handle's in-memory configuration (saved to a memfd: unsaved changes
+    apply as they would in-process) and logs to this handle's log. A dead
+    helper fails the operation (CreateError/StartError)."""
+    cfg = -1
+    try:
+        with _sigint.deferred():
+            cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
+        if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
+            op.fail("liblxc could not save the configuration for lxcpy's helper")
+        try:
+            err, status = wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
+        except _helper.HelperLost as e:
+            op.fail(str(e))
+        return result_code(err, status)
+    finally:
+        if cfg >= 0:
+            os.close(cfg)
 
 
 def _kill_group(pgid: int) -> None:
@@ -133,7 +208,7 @@ def run_child(fork: Callable[[Any], int]) -> int:
         _kill_group(pid)
         _, status = os.waitpid(pid, 0)
         box[0] = 0
-        return _code(status)
+        return result_code(0, status)
     except BaseException:
         if box[0] > 0:
             finish(lambda: _abandon_child(int(box[0])))

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from lxcpy import _attach, _ffi, _helper, _sigint, _undo, _validate, _worker
+from lxcpy import _attach, _ffi, _sigint, _undo, _validate, _worker
 from lxcpy import cgroup as _cgroup
 from lxcpy import checkpoint as _checkpoint
 from lxcpy import console as _console
@@ -303,17 +303,7 @@ class Container:
                 out = os.memfd_create("lxcpy-template", os.MFD_CLOEXEC)
                 _claim(self._lxcpath, self._name, made)
             with self._op("create") as op:
-                msg = None
-                if _helper.enabled():
-                    msg = _ffi.hpack_create(
-                        self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
-                    )
-                if msg is not None:
-                    rc = self._in_helper(op, msg, (out,))
-                else:
-                    rc = _worker.run_child(
-                        lambda child: _ffi.create(h, template, backend, argv, out, child)
-                    )
+                rc = _worker.create(op, h, self._name, self._lxcpath, template, backend, argv, out)
                 if rc != 0 or not _ffi.is_defined(h):
                     # liblxc leaves debris behind on some failures (a
                     # half-made directory when a path is too long...):
@@ -322,7 +312,7 @@ class Container:
                     output = os.pread(out, 1 << 20, 0).decode("utf-8", "replace")
                     what = f"from template {template!r}" if template else "without a template"
                     op.fail(
-                        _child_failure(f"liblxc could not create the container {what}", rc),
+                        _worker.describe(f"liblxc could not create the container {what}", rc),
                         output=output,
                     )
         except BaseException:
@@ -363,19 +353,13 @@ class Container:
         h = self._handle()
         with self._op("start") as op:
             try:
-                msg = None
-                if _helper.enabled():
-                    msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
-                if msg is not None:
-                    rc = self._in_helper(op, msg)
-                else:
-                    rc = _worker.run_child(lambda child: _ffi.start(h, use_init, argv, child))
+                rc = _worker.start(op, h, self._name, self._lxcpath, use_init, argv)
                 if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
                     # liblxc failed cleanly (its command socket was taken):
                     # another start got there first, and that one is going.
                     op.fail("the container was started concurrently", error=AlreadyRunningError)
                 if rc != 0:
-                    op.fail(_child_failure("liblxc could not start the container", rc))
+                    op.fail(_worker.describe("liblxc could not start the container", rc))
                 if not self._wait_state(State.RUNNING, limit):
                     op.fail(f"the container did not reach RUNNING within {limit:g} s")
             except AlreadyRunningError:
@@ -623,31 +607,6 @@ class Container:
             # once it returns: the copy this call made does not stay.
             _undo_clone(new, dest)
             raise
-
-    def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:
-        """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker
-        of lxcpy's helper process. The worker opens its own handle, loads
-        this handle's in-memory configuration (saved to a memfd: unsaved
-        changes apply as they would in-process) and logs to this handle's
-        log. Returns what the in-process wait returns: the worker's exit
-        code, 128 + a signal, or -errno; waits in slices, and kills the
-        worker's process group before anything (KeyboardInterrupt; a
-        dead helper: CreateError/StartError) goes up."""
-        h = self._handle()
-        cfg = -1
-        try:
-            with _sigint.deferred():
-                cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
-            if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
-                op.fail("liblxc could not save the configuration for lxcpy's helper")
-            try:
-                err, status = _worker.wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
-            except _helper.HelperLost as e:
-                op.fail(str(e))
-            return _helper.wait_status_code(err, status)
-        finally:
-            if cfg >= 0:
-                os.close(cfg)
 
     # -- running things inside (attach) ------------------------------------------------
 
@@ -1196,12 +1155,3 @@ def _destroy_checks(home: str, rootfs: str, rootfs_outside: bool, name: str) -> 
             + ", ".join(sorted(set(mounted)))
         )
     return bool(outside) and not rootfs_outside
-
-
-def _child_failure(what: str, rc: int) -> str:
-    """Describe a failure reported by a shim function that worked in a child."""
-    if rc < 0:
-        return f"{what}: {os.strerror(-rc)}"
-    if rc > 128:
-        return f"{what}: its worker process died of signal {rc - 128}"
-    return what
