@@ -31,7 +31,7 @@ __all__ = ["LIMIT", "WAIT", "StartUndo", "wait_all"]
 # How long start() waits for the stop before its exception goes up.
 WAIT = 1.0
 # How long the thread goes on trying (and the interpreter waits at exit).
-LIMIT = 120.0
+LIMIT = 60.0
 # How long one blocking liblxc wait runs; how long between two requests.
 _SLICE = 1
 _RETRY = 0.1
