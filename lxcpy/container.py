@@ -308,7 +308,18 @@ class Container:
                         self._name, _ffi.enc_path(self._lxcpath), template, backend, argv
                     )
                 if msg is not None:
-                    rc = self._in_helper(op, msg, (out,))
+                    rc = self._in_helper(
+                        op,
+                        msg,
+                        lambda cfg, log: _ffi.hfds(
+                            _ffi.HOP_CREATE,
+                            {
+                                _ffi.HFD_CREATE_CONFIG: cfg,
+                                _ffi.HFD_CREATE_LOG: log,
+                                _ffi.HFD_CREATE_OUTPUT: out,
+                            },
+                        ),
+                    )
                 else:
                     rc = _worker.run_child(
                         lambda child: _ffi.create(h, template, backend, argv, out, child)
@@ -366,7 +377,13 @@ class Container:
                 if _helper.enabled():
                     msg = _ffi.hpack_start(self._name, _ffi.enc_path(self._lxcpath), use_init, argv)
                 if msg is not None:
-                    rc = self._in_helper(op, msg)
+                    rc = self._in_helper(
+                        op,
+                        msg,
+                        lambda cfg, log: _ffi.hfds(
+                            _ffi.HOP_START, {_ffi.HFD_START_CONFIG: cfg, _ffi.HFD_START_LOG: log}
+                        ),
+                    )
                 else:
                     rc = _worker.run_child(lambda child: _ffi.start(h, use_init, argv, child))
                 if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
@@ -623,15 +640,16 @@ class Container:
             _undo_clone(new, dest)
             raise
 
-    def _in_helper(self, op: Operation, msg: bytes, fds: Sequence[int] = ()) -> int:
+    def _in_helper(self, op: Operation, msg: bytes, fds: Callable[[int, int], list[int]]) -> int:
         """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker
-        of lxcpy's helper process. The worker opens its own handle, loads
-        this handle's in-memory configuration (saved to a memfd: unsaved
-        changes apply as they would in-process) and logs to this handle's
-        log. Returns what the in-process wait returns: the worker's exit
-        code, 128 + a signal, or -errno; waits in slices, and kills the
-        worker's process group before anything (KeyboardInterrupt; a
-        dead helper: CreateError/StartError) goes up."""
+        of lxcpy's helper process, with the fds ``fds(config memfd, log
+        memfd)`` places in the request's slots. The worker opens its own
+        handle, loads this handle's in-memory configuration (saved to the
+        config memfd: unsaved changes apply as they would in-process) and
+        logs to this handle's log. Returns what the in-process wait
+        returns: the worker's exit code, 128 + a signal, or -errno; waits
+        in slices, and kills the worker's process group before anything
+        (KeyboardInterrupt; a dead helper: CreateError/StartError) goes up."""
         h = self._handle()
         cfg = -1
         try:
@@ -640,7 +658,7 @@ class Container:
             if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
                 op.fail("liblxc could not save the configuration for lxcpy's helper")
             try:
-                err, status = _worker.wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
+                err, status = _worker.wait_worker(msg, fds(cfg, _ffi.log_fd(h)))
             except _helper.HelperLost as e:
                 op.fail(str(e))
             return _helper.wait_status_code(err, status)
