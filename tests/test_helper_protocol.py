@@ -3,18 +3,20 @@
 kind, every field with its boundary values, packed by the extension and
 decoded by the helper's own decoder (``lxcpy-helper --selftest-decode``);
 what each check refuses; the framing; every fd slot, checked by a running
-helper; and the protocol version: a request of another one is refused."""
+helper; and the protocol version: a helper of another one is refused."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import NEEDS_HELPER
+from helpers import NEEDS_HELPER, NEUTRAL_CWD
 from protocol import (
     HEADER_SIZE,
     INVALID,
@@ -27,6 +29,7 @@ from protocol import (
     with_header,
 )
 
+import lxcpy
 from lxcpy import _ffi, _helper
 
 pytestmark = [NEEDS_HELPER]
@@ -244,3 +247,101 @@ def test_a_request_of_another_version_is_refused() -> None:
     assert send(with_header(ping, version=_ffi.HPROTO_VERSION + 1), [])[0] == -EPROTO
     assert send(ping, [])[1] == _ffi.HREP_PONG
     assert _helper.helper_pid() == helper
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=NEUTRAL_CWD,
+        env={**os.environ, "LXCPY_HELPER": "1"},
+    )
+
+
+# Run in the child after its test: what it left running (nothing).
+LEFT = """
+def left():
+    me = str(os.getpid())
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        if p.isdigit() and stat[stat.rindex(")") + 2 :].split()[1] == me:
+            out.append(p)
+    return out
+"""
+
+
+def test_a_helper_of_another_version_refuses(container: lxcpy.Container) -> None:
+    r = run_python(
+        f"""
+        import os, time
+        import lxcpy
+        from lxcpy import _ffi, _helper
+        {textwrap.indent(LEFT, " " * 8).strip()}
+        ours = _ffi.HPROTO_VERSION
+        _ffi.HPROTO_VERSION = wrong = ours ^ 0x5A5A5A
+        c = lxcpy.Container({container.name!r}, {container.lxcpath!r})
+        t = time.monotonic()
+        try:
+            c.start()
+        except lxcpy.HelperError as e:
+            took = time.monotonic() - t
+            assert e.expected == wrong and e.found == ours, (e.expected, e.found)
+            assert e.path == _ffi.HELPER_PATH
+            assert str(wrong) in str(e) and str(ours) in str(e) and e.path in str(e), str(e)
+            assert took < 10, took
+            print("refused:", e)
+        assert not c.running
+        assert _helper.current_pid() is None
+        assert left() == [], left()
+        # This build's version: served.
+        _ffi.HPROTO_VERSION = ours
+        assert _helper.helper_pid() > 0
+        print("served")
+        """
+    )
+    assert "refused: " in r.stdout and "served" in r.stdout, r.stdout + r.stderr
+    assert "from another build" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("exec sleep 60", "said no hello within 1 s"),
+        ("exit 0", "exited before it said hello"),
+        ("printf xx >&3; exec sleep 60", "sent no hello this build understands"),
+    ],
+)
+def test_a_helper_that_says_no_hello_is_refused(tmp_path: Path, script: str, message: str) -> None:
+    fake = tmp_path / "lxcpy-helper"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    r = run_python(
+        f"""
+        import os, time
+        import lxcpy
+        from lxcpy import _ffi, _helper
+        {textwrap.indent(LEFT, " " * 8).strip()}
+        _ffi.HELPER_PATH = {str(fake)!r}
+        _helper._HELLO_WITHIN = 1.0
+        t = time.monotonic()
+        try:
+            _helper.helper_pid()
+        except lxcpy.HelperError as e:
+            assert e.path == {str(fake)!r} and e.path in str(e) and e.found is None
+            assert str(_ffi.HPROTO_VERSION) in str(e)
+            print("refused:", e, time.monotonic() - t)
+        assert left() == [], left()
+        print("nothing left")
+        """
+    )
+    assert "refused: " in r.stdout and "nothing left" in r.stdout, r.stdout + r.stderr
+    assert message in r.stdout
+    took = float(r.stdout.split()[-3])
+    assert took < 8, took

@@ -18,7 +18,7 @@
 extern char **environ;
 
 _Static_assert(sizeof(struct lxcpy_hhdr) == 20, "the header is five u32s");
-_Static_assert(sizeof(struct lxcpy_hreply) == 16, "a reply is four int32s");
+_Static_assert(sizeof(struct lxcpy_hreply) == 16, "a reply (and the HELLO) is four int32s");
 
 int lxcpy_hmax_msg(void)
 {

@@ -17,8 +17,10 @@
  * caller cancels one by shutting its end of the socket down: the helper
  * then kills the worker's group, and sends DONE once it reaped it.
  *
- * Every request carries the protocol version (lxcpy_hproto_version()):
- * the helper refuses one of another version (-EPROTO).
+ * The helper's first message on the control socket is a HELLO reply
+ * carrying its protocol version (lxcpy_hproto_version()); it is passed
+ * the version its caller expects, and refuses (a HELLO with -EPROTO, then
+ * exit) when they differ. Every request carries the version too.
  */
 #ifndef LXCPY_HPROTO_H
 #define LXCPY_HPROTO_H

@@ -24,12 +24,17 @@ struct lxcpy_hhdr {
 #define LXCPY_HREP_DONE 1   /* status: the wait status of the worker */
 #define LXCPY_HREP_PONG 2   /* pid: the helper's pid */
 #define LXCPY_HREP_STARTED 3 /* pid: the attached process or the worker (its pidfd rides along) */
+/* The helper's first message, on the control socket: status: its
+ * protocol version; err: -EPROTO when it refuses to serve (another
+ * version was expected). */
+#define LXCPY_HREP_HELLO 4
 
-/* A reply. */
+/* A reply. Its layout never changes: the HELLO is how two builds tell
+ * each other apart. */
 struct lxcpy_hreply {
 	int32_t err;    /* 0, or -errno: the request was refused or failed to run */
 	int32_t kind;   /* LXCPY_HREP_* */
-	int32_t status; /* a wait status (LXCPY_HREP_DONE) */
+	int32_t status; /* a wait status (LXCPY_HREP_DONE), a version (HELLO) */
 	int32_t pid;
 };
 

@@ -2,10 +2,13 @@
  * so that its cost does not depend on what the caller holds (its memory,
  * its open fds).
  *
- * lxcpy spawns it (posix_spawn) with one end of a SOCK_SEQPACKET
- * socketpair as fd 3, the control socket, and /dev/null on fds 0-2. It
- * serves only that socket, and exits when it reaches EOF: when every copy
- * of the caller's end is closed, that is when the caller is gone.
+ * lxcpy spawns it (posix_spawn) as `lxcpy-helper VERSION LOGLEVEL`, with
+ * one end of a SOCK_SEQPACKET socketpair as fd 3, the control socket, and
+ * /dev/null on fds 0-2. Its first message there is a HELLO with its
+ * protocol version (hproto.h); when VERSION, the one its caller expects,
+ * is another, that HELLO refuses and it exits. It serves only that
+ * socket, and exits when it reaches EOF: when every copy of the caller's
+ * end is closed, that is when the caller is gone.
  *
  * Each request (see hproto.h) carries its own reply socket. The helper
  * forks one worker per start or create request, which leads a process
@@ -679,6 +682,28 @@ static int handle_request(char *buf, int empty_is_eof)
 	return 0;
 }
 
+/* The first message on the control socket: this helper's protocol
+ * version, and whether it serves (the caller expects this version). */
+static int hello(const char *expected)
+{
+	uint32_t mine = lxcpy_hproto_version();
+	char *end = NULL;
+	unsigned long want;
+	struct lxcpy_hreply r = {.kind = LXCPY_HREP_HELLO, .status = (int32_t)mine,
+				 .pid = getpid()};
+
+	errno = 0;
+	want = expected ? strtoul(expected, &end, 10) : 0;
+	if (!expected || errno || end == expected || *end || want != mine)
+		r.err = -EPROTO;
+	if (lxcpy_hsend_reply(CTL_FD, &r, -1) < 0 || r.err) {
+		fprintf(stderr, "lxcpy-helper: protocol version %s expected, this is %u\n",
+			expected ? expected : "(none)", (unsigned)mine);
+		return -1;
+	}
+	return 0;
+}
+
 int lxcpy_helper_selftest_decode(void);
 
 int main(int argc, char **argv)
@@ -742,10 +767,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
 		return 2;
 	}
-	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
+	lxcpy_log_setup(argc > 2 ? argv[2] : "ERROR");
 	/* Should the follower not start: the caller's umask and limits are
 	 * taken before each request, and each attach is guarded. */
 	start_follower();
+	if (hello(argc > 1 ? argv[1] : NULL) < 0)
+		return 2;
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;

@@ -19,9 +19,10 @@ HELPER_PATH: str = os.path.join(os.path.dirname(EXTENSION_PATH), "lxcpy-helper")
 HREP_DONE: int = lib.LXCPY_HREP_DONE
 HREP_PONG: int = lib.LXCPY_HREP_PONG
 HREP_STARTED: int = lib.LXCPY_HREP_STARTED
+HREP_HELLO: int = lib.LXCPY_HREP_HELLO
 HMAX_MSG: int = int(lib.lxcpy_hmax_msg())
-# This build's protocol version (a hash of the table), which every
-# request carries.
+# This build's protocol version (a hash of the table), which its helper
+# must say in its HELLO.
 HPROTO_VERSION: int = int(lib.lxcpy_hproto_version())
 _HREPLY_SIZE: int = ffi.sizeof("struct lxcpy_hreply")
 
