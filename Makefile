@@ -21,7 +21,7 @@ SAN_TESTS = tests/test_smoke.py tests/test_lifecycle.py tests/test_attach.py \
 	tests/test_helper_attach.py tests/test_handles.py tests/test_errors.py \
 	tests/test_context.py tests/test_snapshot.py tests/test_fds.py \
 	tests/test_closed_container.py tests/test_console.py tests/test_handle_lifetime.py \
-	tests/test_process_faults.py
+	tests/test_process_faults.py tests/test_helper_protocol.py
 # RSS under ASan measures its quarantine of freed memory (256 MiB), not leaks.
 SAN_DESELECT = --deselect tests/test_handles.py::test_thousands_of_handles_leak_nothing \
 	--deselect tests/test_handles.py::test_thousands_of_undefined_handles_leak_nothing

@@ -100,7 +100,9 @@ def build() -> FFI:
     includes = "".join(f'#include "{d.name}"\n' for d in DECLS)
     builder.set_source(
         "lxcpy._lxc",
-        '#include "lxcpy_shim.h"\n' + includes,
+        # hproto.h: what the helper protocol's table generates (the
+        # LXCPY_HOP_* and LXCPY_HFD_* values cffi takes from the compiler).
+        '#include "lxcpy_shim.h"\n' + includes + '#include "hproto.h"\n',
         sources=[os.path.relpath(s) for s in EXTENSION_SOURCES],
         include_dirs=[*INCLUDE_DIRS, *include_dirs],
         library_dirs=library_dirs,

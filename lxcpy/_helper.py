@@ -19,6 +19,11 @@ of a small process whatever the caller holds.
   own helper if it needs one.
 - A helper that died is reaped and replaced on the next call; a request it
   had not answered yet raises ``HelperLost``.
+- Its first message is a HELLO with its protocol version, which must be
+  this build's (``_ffi.HPROTO_VERSION``, passed to it too: it refuses
+  another): a helper from another build, or one that says no HELLO
+  within ``_HELLO_WITHIN`` seconds, is killed and raises
+  ``lxcpy.HelperError``.
 - ``LXCPY_HELPER=0`` in the environment (read at every call) makes lxcpy
   do the work in-process, as it also does when the executable is missing.
 """
@@ -40,6 +45,7 @@ from typing import NamedTuple
 
 from lxcpy import _ffi, _sigint
 from lxcpy._check import LOG_LEVEL
+from lxcpy.errors import HelperError
 
 __all__ = [
     "HelperLost",
@@ -107,7 +113,9 @@ def _spawn() -> _Helper:
         try:
             pid = os.posix_spawn(
                 _ffi.HELPER_PATH,
-                [_ffi.HELPER_PATH, LOG_LEVEL],  # the same liblxc log level as in-process
+                # The protocol version it must speak, and the same liblxc
+                # log level as in-process.
+                [_ffi.HELPER_PATH, str(_ffi.HPROTO_VERSION), LOG_LEVEL],
                 dict(os.environ),
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, hnull, 0),
@@ -128,7 +136,58 @@ def _spawn() -> _Helper:
         raise
     finally:
         theirs.close()
-    return _Helper(pid, ours)
+    h = _Helper(pid, ours)
+    try:
+        _hello(h)
+    except BaseException:
+        _reap(h, kill=True)
+        raise
+    return h
+
+
+# How long a new helper may take to say its HELLO (on a loaded machine).
+_HELLO_WITHIN = 10.0
+
+
+def _hello(h: _Helper) -> None:
+    """Wait for a new helper's HELLO (in slices: Ctrl-C gets through);
+    HelperError unless it speaks this build's protocol."""
+    path, want = _ffi.HELPER_PATH, _ffi.HPROTO_VERSION
+    fd = h.sock.fileno()
+    deadline = time.monotonic() + _HELLO_WITHIN
+    while True:
+        rc, reply, passed = _ffi.hrecv(fd, True)
+        if passed >= 0:
+            os.close(passed)
+        if rc not in (-errno.EAGAIN, -errno.EINTR):
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise HelperError(
+                f"lxcpy's helper {path} said no hello within {_HELLO_WITHIN:g} s "
+                f"(protocol version {want} expected): is it from another build?",
+                path=path,
+                expected=want,
+            )
+        _wait_readable(fd, min(left, 1.0))
+    if reply is None or reply[1] != _ffi.HREP_HELLO:
+        what = "exited before it said hello" if rc == 0 else "sent no hello this build understands"
+        raise HelperError(
+            f"lxcpy's helper {path} {what} (protocol version {want} expected): "
+            "is it from another build?",
+            path=path,
+            expected=want,
+        )
+    err, _kind, found, _pid = reply
+    found &= 0xFFFFFFFF
+    if found != want or err:
+        raise HelperError(
+            f"lxcpy's helper {path} speaks protocol version {found}, this lxcpy "
+            f"version {want}: it is from another build (reinstall lxcpy)",
+            path=path,
+            expected=want,
+            found=found,
+        )
 
 
 def _reap(h: _Helper, kill: bool) -> None:

@@ -31,7 +31,7 @@ import select
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lxcpy import _ffi, _helper, _sigint
@@ -84,7 +84,14 @@ def start(
     if _helper.enabled():
         msg = _ffi.hpack_start(name, _ffi.enc_path(lxcpath), use_init, argv)
     if msg is not None:
-        return _in_helper(op, h, msg)
+        return _in_helper(
+            op,
+            h,
+            msg,
+            lambda cfg, log: _ffi.hfds(
+                _ffi.HOP_START, {_ffi.HFD_START_CONFIG: cfg, _ffi.HFD_START_LOG: log}
+            ),
+        )
     return run_child(lambda child: _ffi.start(h, use_init, argv, child))
 
 
@@ -104,13 +111,28 @@ def create(
     if _helper.enabled():
         msg = _ffi.hpack_create(name, _ffi.enc_path(lxcpath), template, backend, argv)
     if msg is not None:
-        return _in_helper(op, h, msg, (out,))
+        return _in_helper(
+            op,
+            h,
+            msg,
+            lambda cfg, log: _ffi.hfds(
+                _ffi.HOP_CREATE,
+                {
+                    _ffi.HFD_CREATE_CONFIG: cfg,
+                    _ffi.HFD_CREATE_LOG: log,
+                    _ffi.HFD_CREATE_OUTPUT: out,
+                },
+            ),
+        )
     return run_child(lambda child: _ffi.create(h, template, backend, argv, out, child))
 
 
-def _in_helper(op: Operation, h: _ffi.Handle, msg: bytes, fds: Sequence[int] = ()) -> int:
+def _in_helper(
+    op: Operation, h: _ffi.Handle, msg: bytes, fds: Callable[[int, int], list[int]]
+) -> int:
     """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker of
-    lxcpy's helper process. The worker opens its own handle, loads this
+    lxcpy's helper process, with the fds ``fds(config memfd, log memfd)``
+    places in the request's named slots. The worker opens its own handle, loads this
     handle's in-memory configuration (saved to a memfd: unsaved changes
     apply as they would in-process) and logs to this handle's log. A dead
     helper fails the operation (CreateError/StartError)."""
@@ -121,7 +143,7 @@ def _in_helper(op: Operation, h: _ffi.Handle, msg: bytes, fds: Sequence[int] = (
         if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
             op.fail("liblxc could not save the configuration for lxcpy's helper")
         try:
-            err, status = wait_worker(msg, [cfg, _ffi.log_fd(h), *fds])
+            err, status = wait_worker(msg, fds(cfg, _ffi.log_fd(h)))
         except _helper.HelperLost as e:
             op.fail(str(e))
         return result_code(err, status)

@@ -36,6 +36,7 @@ __all__ = [
     "DeviceError",
     "ExitStatusLostError",
     "FreezeError",
+    "HelperError",
     "LxcError",
     "MountError",
     "NetworkError",
@@ -183,6 +184,20 @@ class ExitStatusLostError(AttachError, ChildProcessError):
     """A process run through lxcpy's helper process (run(), popen()) has
     an exit status nobody can tell any more: the helper, its parent, died.
     The next call starts a new helper."""
+
+
+class HelperError(LxcError):
+    """lxcpy's helper process (``lxcpy-helper``) cannot be used: it is
+    from another build (its protocol version is not this one's), or it did
+    not start properly. ``path`` is the executable; ``expected`` and
+    ``found`` the protocol versions (``found`` is None when it said none).
+    """
+
+    def __init__(self, message: str, *, path: str, expected: int, found: int | None = None) -> None:
+        super().__init__(message, operation="helper")
+        self.path = path
+        self.expected = expected
+        self.found = found
 
 
 class CgroupError(LxcError):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import NEEDS_HELPER, NEUTRAL_CWD, children_of, open_fds, proc_stat, zombies
+from protocol import defaults, pack, with_header
 
 import lxcpy
 from lxcpy import _ffi, _helper
@@ -278,10 +279,6 @@ def err_of(reply: bytes | None) -> int:
     return parsed[0]
 
 
-def header(op: int, nints: int, nstrs: int, nfds: int, length: int) -> bytes:
-    return struct.pack("6I", 0x6C787068, op, nints, nstrs, nfds, length)
-
-
 @pytest.fixture
 def memfds() -> Iterator[list[int]]:
     fds = [os.memfd_create("cfg", os.MFD_CLOEXEC), os.memfd_create("log", os.MFD_CLOEXEC)]
@@ -296,16 +293,16 @@ def test_refuses_garbage(memfds: list[int]) -> None:
     assert err_of(raw(b"\0" * 3)) == -EINVAL
     assert err_of(raw(os.urandom(200))) == -EINVAL
     assert err_of(raw(b"x" * 150_000)) == -EINVAL  # longer than the limit
-    # Right magic, lying lengths and counts.
-    assert err_of(raw(header(2, 2, 2, 3, 999))) == -EINVAL
-    assert err_of(raw(header(2, 1 << 30, 0, 3, 24))) == -EINVAL
-    assert err_of(raw(header(2, 0, 1 << 30, 3, 24))) == -EINVAL
-    assert err_of(raw(header(99, 0, 0, 1, 24))) == -EINVAL
-    # Strings not NUL-terminated, or bytes after the last one.
-    body = struct.pack("2i", 0, 0) + b"ct\0/tmp/x"
-    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
-    body = struct.pack("2i", 0, 0) + b"ct\0/tmp/x\0junk"
-    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    # Right magic, lying lengths and counts (the framing, field by field:
+    # test_helper_protocol.py).
+    good = _ffi.hpack_start("ct", b"/tmp/x", False, None)
+    assert good is not None
+    assert err_of(raw(with_header(good, len=999), memfds)) == -EINVAL
+    assert err_of(raw(with_header(good, nfds=1 << 30), memfds)) == -EINVAL
+    assert err_of(raw(with_header(good, op=99), memfds)) == -EINVAL
+    # The last string not NUL-terminated, or bytes after the last field.
+    assert err_of(raw(with_header(good[:-1], len=len(good) - 1), memfds)) == -EINVAL
+    assert err_of(raw(with_header(good + b"junk", len=len(good) + 4), memfds)) == -EINVAL
     # No reply socket, or not a socket: dropped silently.
     raw(os.urandom(64), with_reply=False)
     r, w = os.pipe()
@@ -345,11 +342,10 @@ def test_refuses_what_the_api_refuses(memfds: list[int]) -> None:
     bad_utf8 = bytearray(good)
     bad_utf8[good.index(b"ct\0")] = 0xFF
     assert err_of(raw(bytes(bad_utf8), memfds)) == -EINVAL
-    # use_init must be 0 or 1; a command flag needs a command.
-    body = struct.pack("2i", 7, 0) + b"ct\0/tmp/x\0"
-    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
-    body = struct.pack("2i", 0, 1) + b"ct\0/tmp/x\0"
-    assert err_of(raw(header(2, 2, 2, 3, 24 + len(body)) + body, memfds)) == -EINVAL
+    # use_init must be 0 or 1; a command is never empty.
+    fields = {**defaults(_ffi.HOP_START), "name": b"ct", "lxcpath": b"/tmp/x"}
+    assert err_of(raw(pack(_ffi.HOP_START, {**fields, "use_init": 7})[0], memfds)) == -EINVAL
+    assert err_of(raw(pack(_ffi.HOP_START, {**fields, "cmd": []})[0], memfds)) == -EINVAL
     # A create with flags the API never passes, or an empty template.
     out = os.memfd_create("out", os.MFD_CLOEXEC)
     try:

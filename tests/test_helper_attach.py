@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -16,7 +15,8 @@ import time
 
 import pytest
 from helpers import NEEDS_HELPER, children_of, open_fds, proc_stat
-from test_helper import err_of, header, raw
+from protocol import repacked, with_header
+from test_helper import err_of, raw
 
 import lxcpy
 from lxcpy import _attach, _ffi, _helper
@@ -271,11 +271,6 @@ def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]
     return msg, fds, [err_r, err_w, log]
 
 
-def patched_int(msg: bytes, index: int, value: int) -> bytes:
-    off = 24 + 4 * index
-    return msg[:off] + struct.pack("i", value) + msg[off + 4 :]
-
-
 def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
     helper = _helper.helper_pid()
     msg, fds, close = good_request(running)
@@ -286,29 +281,30 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         assert err_of(raw(msg, [*fds, r])) == -EINVAL
         assert err_of(raw(msg, [r, fds[1]])) == -EINVAL  # a pipe as the log
         assert err_of(raw(msg, [fds[0], fds[0]])) == -EINVAL  # a memfd as the error pipe
-        # Bad option values: flags, namespaces, booleans, counts, fd indexes.
-        assert err_of(raw(patched_int(msg, 5, 1 << 8), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 0, 1 << 3), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 2, 2), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 9, -5), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 12, 0), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 12, 2), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 13, 1 << 20), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 14, 2), fds)) == -EINVAL
-        assert err_of(raw(patched_int(msg, 16, 7), fds)) == -EINVAL
+        # Bad values, field by field (every check of the table:
+        # test_helper_protocol.py). Packed again unchanged, it is the same.
+        assert repacked(msg, fds) == (msg, fds)
+        for change in [
+            {"move_to_cgroup": 2},
+            {"namespaces": 1 << 3},
+            {"personality": -2},
+            {"uid": 2**32},
+            {"groups": [-1]},
+            {"argv": []},
+            {"argv": [b""]},
+            {"name": b"a/b"},
+            {"lxcpath": b"relative"},
+            {"cwd": b""},
+            {"extra_env": [b"NO_VALUE"]},
+            {"keep_env": [b"A=b"]},
+            {"liblxc_stdout": fds[0]},  # liblxc's stdout must be a pipe, not the log
+        ]:
+            bad, bad_fds = repacked(msg, fds, **change)
+            assert err_of(raw(bad, bad_fds)) == -EINVAL, change
         # Truncated, or a header that lies.
         assert err_of(raw(msg[:-1], fds)) == -EINVAL
-        assert (
-            err_of(raw(header(_ffi.lib.LXCPY_HOP_ATTACH, 3, 0, 3, 36) + bytes(12), fds)) == -EINVAL
-        )
-        # A bad name, an empty program.
-        strs = 24 + 4 * 20
-        name = running.name.encode() + b"\0"
-        assert msg[strs:].startswith(name)
-        bad = msg[:strs] + b"/" * (len(name) - 1) + b"\0" + msg[strs + len(name) :]
-        assert err_of(raw(bad, fds)) == -EINVAL
-        bad = msg.replace(b"/bin/true\0", b"\0", 1)
-        assert err_of(raw(bad[:20] + struct.pack("I", len(bad)) + bad[24:], fds)) == -EINVAL
+        assert err_of(raw(with_header(msg, nfds=2), fds)) == -EINVAL
+        assert err_of(raw(with_header(msg, len=len(msg) + 1), fds)) == -EINVAL
         # The good one works (two replies: STARTED with a pidfd, then DONE).
         sock, reply, pidfd, _h = _helper.open_request(msg, fds)
         try:

@@ -148,6 +148,12 @@ def test_helper_refuses_newlines_in_paths_and_template_lines() -> None:
     if not os.access(_ffi.HELPER_PATH, os.X_OK):
         pytest.skip("lxcpy-helper was not built")
     fds = [os.memfd_create(n, os.MFD_CLOEXEC) for n in ("cfg", "log", "out")]
+    cfg, log, out = fds
+    start_fds = _ffi.hfds(_ffi.HOP_START, {_ffi.HFD_START_CONFIG: cfg, _ffi.HFD_START_LOG: log})
+    create_fds = _ffi.hfds(
+        _ffi.HOP_CREATE,
+        {_ffi.HFD_CREATE_CONFIG: cfg, _ffi.HFD_CREATE_LOG: log, _ffi.HFD_CREATE_OUTPUT: out},
+    )
     try:
         msgs = [
             _ffi.hpack_start("ct", b"/tmp/a" + INJECT.encode(), False, None),
@@ -161,7 +167,7 @@ def test_helper_refuses_newlines_in_paths_and_template_lines() -> None:
             assert msg is not None
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             with mine:
-                use = fds[:2] if i < 2 else fds
+                use = start_fds if i < 2 else create_fds
                 socket.send_fds(h.sock, [msg], [theirs.fileno(), *use])
                 theirs.close()
                 mine.settimeout(30)

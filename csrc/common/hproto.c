@@ -1,5 +1,6 @@
-/* The helper protocol: packing (in the extension) and unpacking and
- * checking (in lxcpy-helper), one implementation for both sides. */
+/* The helper protocol: packing (in the extension) and decoding and
+ * checking (in lxcpy-helper), one implementation for both sides, driven
+ * by the table (hproto_table.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -13,23 +14,289 @@
 #include <unistd.h>
 
 #include "hproto.h"
-#include "helper.decl.h"
 
 extern char **environ;
+
+_Static_assert(sizeof(struct lxcpy_hhdr) == 20, "the header is five u32s");
+_Static_assert(sizeof(struct lxcpy_hreply) == 16, "a reply (and the HELLO) is four int32s");
 
 int lxcpy_hmax_msg(void)
 {
 	return LXCPY_HMAX_MSG;
 }
 
+/* -- the fields' checks --------------------------------------------------------
+ *
+ * hcheck_<TYPE>_<CHECK>, named by the table: 1 when the member (of that
+ * type) is acceptable. A check the table names for a type it was not
+ * written for does not compile. FD fields and slots are checked on the
+ * received fd (hcheck_FD_*, hcheck_SLOT_*). */
+
+static int fd_is(int fd, mode_t type)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+static int32_t i32(const void *m)
+{
+	int32_t v;
+
+	memcpy(&v, m, sizeof(v));
+	return v;
+}
+
+static const char *str(const void *m)
+{
+	const char *s;
+
+	memcpy(&s, m, sizeof(s));
+	return s;
+}
+
+static char **strv(const void *m)
+{
+	char **v;
+
+	memcpy(&v, m, sizeof(v));
+	return v;
+}
+
+static int hcheck_I32_BOOL(const void *m)
+{
+	return i32(m) == 0 || i32(m) == 1;
+}
+
+/* The flags the public API passes to liblxc's create. */
+static int hcheck_I32_CREATE_FLAGS(const void *m)
+{
+	return (i32(m) & ~LXC_CREATE_QUIET) == 0;
+}
+
+/* -1 (the container's), or CLONE_NEW* flags. */
+static int hcheck_I32_NAMESPACES(const void *m)
+{
+	const int32_t all = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+			    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP;
+
+	return i32(m) == -1 || (i32(m) & ~all) == 0;
+}
+
+/* -1 (none given), or a u32 (a uid_t, gid_t or personality). */
+static int hcheck_I64_U32_OR_NONE(const void *m)
+{
+	int64_t v;
+
+	memcpy(&v, m, sizeof(v));
+	return v >= -1 && v <= (int64_t)UINT32_MAX;
+}
+
+static int hcheck_STR_NAME(const void *m)
+{
+	return str(m) && lxcpy_valid_name(str(m));
+}
+
+static int hcheck_STR_OPT_NAME(const void *m)
+{
+	return !str(m) || lxcpy_valid_name(str(m));
+}
+
+static int hcheck_STR_PATH(const void *m)
+{
+	return str(m) && lxcpy_valid_path(str(m));
+}
+
+static int hcheck_STR_OPT_ABSPATH(const void *m)
+{
+	return !str(m) || str(m)[0] == '/';
+}
+
+static int hcheck_STR_OPT_NONEMPTY(const void *m)
+{
+	return !str(m) || str(m)[0];
+}
+
+static int hcheck_STR_OPT_TEXT(const void *m)
+{
+	return !str(m) || (str(m)[0] && lxcpy_valid_text(str(m)));
+}
+
+/* liblxc writes the template and its arguments into the config (comment
+ * lines): no newline may reach it. */
+static int hcheck_STR_TEMPLATE(const void *m)
+{
+	return !str(m) || (str(m)[0] && lxcpy_valid_text(str(m)) && !strpbrk(str(m), "\n\r"));
+}
+
+static int hcheck_STRV_ANY(const void *m)
+{
+	(void)m;
+	return 1;
+}
+
+/* A command is never empty; no command is NULL. */
+static int hcheck_STRV_CMD(const void *m)
+{
+	return !strv(m) || strv(m)[0];
+}
+
+/* A program to run: argv[0] is not empty. */
+static int hcheck_STRV_ARGV(const void *m)
+{
+	return strv(m) && strv(m)[0] && strv(m)[0][0];
+}
+
+/* Template arguments (see TEMPLATE). */
+static int hcheck_STRV_LINES(const void *m)
+{
+	for (char **v = strv(m); v && *v; v++)
+		if (strpbrk(*v, "\n\r"))
+			return 0;
+	return strv(m) != NULL;
+}
+
+/* NAME=value entries. */
+static int hcheck_STRV_ENV(const void *m)
+{
+	for (char **v = strv(m); v && *v; v++) {
+		const char *eq = strchr(*v, '=');
+		if (!eq || eq == *v)
+			return 0;
+	}
+	return 1;
+}
+
+/* Variable names. */
+static int hcheck_STRV_ENV_NAMES(const void *m)
+{
+	for (char **v = strv(m); v && *v; v++)
+		if (!(*v)[0] || strchr(*v, '='))
+			return 0;
+	return 1;
+}
+
+/* Supplementary group ids: (gid_t)-1 is no group. */
+static int hcheck_I32V_GROUPS(const void *m)
+{
+	struct lxcpy_hvec g;
+
+	memcpy(&g, m, sizeof(g));
+	for (int32_t i = 0; i < g.n; i++)
+		if (g.v[i] == -1)
+			return 0;
+	return 1;
+}
+
+static int hcheck_FD_ANY(const void *m)
+{
+	(void)m;
+	return 1;
+}
+
+/* liblxc chmods and chowns its stdio: lxcpy sends it pipes. */
+static int hcheck_FD_OPT_FIFO(const void *m)
+{
+	return i32(m) == -1 || fd_is(i32(m), S_IFIFO);
+}
+
+static int hcheck_SLOT_REG(const void *m)
+{
+	return fd_is(i32(m), S_IFREG);
+}
+
+static int hcheck_SLOT_FIFO(const void *m)
+{
+	return fd_is(i32(m), S_IFIFO);
+}
+
+/* -- the table as data ------------------------------------------------------- */
+
+#define GEN_FIELD(k, t, n, c)                                                             \
+	{#n, LXCPY_HT_##t, #c, (int)offsetof(struct lxcpy_hreq_##k, n), hcheck_##t##_##c},
+#define GEN_SLOT(k, n, c) {#n, #c, hcheck_SLOT_##c},
+#define GEN_NOFIELD(k, t, n, c)
+#define GEN_NOSLOT(k, n, c)
+/* Each list ends with a NULL entry (none is ever empty then). */
+#define GEN_LISTS(k, value)                                                                  \
+	static const struct lxcpy_hfield fields_##k[] = {                                 \
+		LXCPY_HPROTO_##k(k, GEN_FIELD, GEN_NOSLOT){NULL, 0, NULL, 0, NULL}};      \
+	static const struct lxcpy_hslot slots_##k[] = {                                   \
+		LXCPY_HPROTO_##k(k, GEN_NOFIELD, GEN_SLOT){NULL, NULL, NULL}};
+LXCPY_HPROTO_KINDS(GEN_LISTS)
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define GEN_KIND(k, value)                                                                   \
+	{#k, value, (int)sizeof(struct lxcpy_hreq_##k), COUNT(fields_##k) - 1, fields_##k,   \
+	 COUNT(slots_##k) - 1, slots_##k},
+static const struct lxcpy_hkind kinds[] = {LXCPY_HPROTO_KINDS(GEN_KIND)};
+
+#define GEN_SLOT_COUNT(k, value)                                                             \
+	_Static_assert(LXCPY_HFD_##k##_COUNT == COUNT(slots_##k), "slots of " #k);        \
+	_Static_assert(LXCPY_HFD_##k##_COUNT <= LXCPY_HMAX_FDS, "slots of " #k);
+LXCPY_HPROTO_KINDS(GEN_SLOT_COUNT)
+
+int lxcpy_hnkinds(void)
+{
+	return COUNT(kinds);
+}
+
+const struct lxcpy_hkind *lxcpy_hkind_at(int i)
+{
+	return i >= 0 && i < COUNT(kinds) ? &kinds[i] : NULL;
+}
+
+const struct lxcpy_hkind *lxcpy_hkind_of(uint32_t op)
+{
+	for (int i = 0; i < COUNT(kinds); i++)
+		if (kinds[i].op == op)
+			return &kinds[i];
+	return NULL;
+}
+
+/* -- the version ----------------------------------------------------------------
+ *
+ * The table's text, as the preprocessor expands it (every kind, op,
+ * field type, name and check, every slot), with the revision and the
+ * sizes of the fixed structs: its FNV-1a hash is the version. Both sides
+ * of one build compile this same text, so a helper from a build whose
+ * table differs has another version. */
+
+#define TXT_(...) #__VA_ARGS__
+#define TXT(...) TXT_(__VA_ARGS__)
+#define TXT_FIELD(k, t, n, c) t n c;
+#define TXT_SLOT(k, n, c) fd n c;
+#define TXT_KIND(k, value) k value{LXCPY_HPROTO_##k(k, TXT_FIELD, TXT_SLOT)}
+static const char table_text[] = TXT(revision LXCPY_HPROTO_REVISION; LXCPY_HPROTO_KINDS(TXT_KIND));
+
+uint32_t lxcpy_hproto_version(void)
+{
+	static uint32_t version; /* computed once: the same by every thread */
+	uint32_t h = __atomic_load_n(&version, __ATOMIC_RELAXED);
+	size_t sizes[] = {sizeof(struct lxcpy_hhdr), sizeof(struct lxcpy_hreply), LXCPY_HMAX_MSG,
+			  LXCPY_HMAX_FDS};
+
+	if (h)
+		return h;
+	h = 2166136261u;
+	for (size_t i = 0; i < sizeof(table_text) - 1; i++)
+		h = (h ^ (unsigned char)table_text[i]) * 16777619u;
+	for (size_t i = 0; i < COUNT(sizes); i++)
+		h = (h ^ (uint32_t)sizes[i]) * 16777619u;
+	h = h ? h : 1;
+	__atomic_store_n(&version, h, __ATOMIC_RELAXED);
+	return h;
+}
+
 /* -- packing -------------------------------------------------------------- */
+
+#define NONE UINT32_MAX /* the count or length of a NULL STR, STRV or I32V */
 
 struct packer {
 	char *buf;
 	size_t cap;
 	size_t len;
 	int err;
-	struct lxcpy_hhdr hdr;
 };
 
 static void put(struct packer *p, const void *data, size_t n)
@@ -41,226 +308,413 @@ static void put(struct packer *p, const void *data, size_t n)
 		return;
 	}
 	if (n == 0)
-		return; /* data may be NULL then (a ping has no ints): memcpy wants neither */
+		return; /* data may be NULL then: memcpy wants neither */
 	memcpy(p->buf + p->len, data, n);
 	p->len += n;
 }
 
-static void begin(struct packer *p, char *buf, int cap, uint32_t op, uint32_t nfds,
-		  const int32_t *ints, uint32_t nints)
+static void put_u32(struct packer *p, uint32_t v)
 {
-	p->buf = buf;
-	p->cap = cap < 0 ? 0 : (size_t)cap;
-	p->len = 0;
-	p->err = 0;
-	memset(&p->hdr, 0, sizeof(p->hdr));
-	p->hdr.magic = LXCPY_HMAGIC;
-	p->hdr.op = op;
-	p->hdr.nints = nints;
-	p->hdr.nfds = nfds;
-	put(p, &p->hdr, sizeof(p->hdr));
-	put(p, ints, nints * sizeof(int32_t));
+	put(p, &v, sizeof(v));
 }
 
 static void put_str(struct packer *p, const char *s)
 {
-	put(p, s ? s : "", strlen(s ? s : "") + 1);
-	p->hdr.nstrs++;
+	size_t n = s ? strlen(s) : 0;
+
+	if (n >= LXCPY_HMAX_MSG) {
+		p->err = -E2BIG;
+		return;
+	}
+	put_u32(p, s ? (uint32_t)n : NONE);
+	if (s)
+		put(p, s, n + 1);
 }
 
-static void put_strv(struct packer *p, char **v)
-{
-	for (; v && *v; v++)
-		put_str(p, *v);
-}
-
-static int end(struct packer *p)
-{
-	if (p->err)
-		return p->err;
-	if (p->hdr.nstrs > LXCPY_HMAX_STRS)
-		return -E2BIG;
-	p->hdr.len = (uint32_t)p->len;
-	memcpy(p->buf, &p->hdr, sizeof(p->hdr));
-	return (int)p->len;
-}
-
-int lxcpy_hpack_ping(char *buf, int cap)
-{
-	struct packer p;
-
-	begin(&p, buf, cap, LXCPY_HOP_PING, 1, NULL, 0);
-	return end(&p);
-}
-
-int lxcpy_hpack_start(char *buf, int cap, const char *name, const char *lxcpath,
-		      int useinit, char **argv)
-{
-	int32_t ints[2] = {useinit ? 1 : 0, argv ? 1 : 0};
-	struct packer p;
-
-	begin(&p, buf, cap, LXCPY_HOP_START, 3, ints, 2);
-	put_str(&p, name);
-	put_str(&p, lxcpath);
-	put_strv(&p, argv);
-	return end(&p);
-}
-
-int lxcpy_hpack_create(char *buf, int cap, const char *name, const char *lxcpath,
-		       const char *t, const char *bdevtype, int flags, char **argv)
-{
-	int32_t ints[3] = {flags, t ? 1 : 0, bdevtype ? 1 : 0};
-	struct packer p;
-
-	begin(&p, buf, cap, LXCPY_HOP_CREATE, 4, ints, 3);
-	put_str(&p, name);
-	put_str(&p, lxcpath);
-	put_str(&p, t);
-	put_str(&p, bdevtype);
-	put_strv(&p, argv);
-	return end(&p);
-}
-
-static uint32_t strv_len(char **v)
-{
-	uint32_t n = 0;
-
-	for (; v && v[n]; n++)
-		;
-	return n;
-}
-
-/* The index in fds of fd (added if new), or -1 for fd < 0; -E2BIG when
- * there is no room left. */
-static int fd_index(int fd, int *fds, int fdcap, int *nfds)
+/* The index among all the fds sent (the reply socket is 0) of an FD
+ * field's fd, added to fds if new; -1 for fd < 0. */
+static int32_t fd_index(int fd, int first, int *fds, int fdcap, int *nfds, int *err)
 {
 	if (fd < 0)
 		return -1;
-	for (int i = ATTACH_FD_STDIO; i < *nfds; i++)
-		if (fds[i - 1] == fd)
-			return i;
-	if (*nfds - 1 >= fdcap)
-		return -E2BIG;
-	fds[*nfds - 1] = fd;
-	return (*nfds)++;
+	for (int i = 0; i < *nfds; i++)
+		if (fds[i] == fd)
+			return first + i;
+	if (*nfds >= fdcap || first + *nfds >= LXCPY_HMAX_FDS) {
+		*err = -E2BIG;
+		return -1;
+	}
+	fds[*nfds] = fd;
+	return first + (*nfds)++;
 }
 
-int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath,
-		       const struct lxcpy_attach_opts *o, char **argv, int logfd,
-		       int *fds, int fdcap, int *nfds)
+int lxcpy_hpack(char *buf, int cap, const void *req, int *fds, int fdcap, int *nfds)
 {
-	int32_t fixed[ATTACH_NFIXED];
-	char *caller_cwd = getcwd(NULL, 0);
-	struct packer p;
-	/* fds[] holds what follows the reply socket: its index i is fd i+1. */
-	int n = ATTACH_FD_STDIO;
-	int flags = 0;
+	const struct lxcpy_hkind *k = lxcpy_hkind_of(*(const uint32_t *)req);
+	struct lxcpy_hhdr hdr = {.magic = LXCPY_HMAGIC, .version = lxcpy_hproto_version()};
+	struct packer p = {.buf = buf, .cap = cap < 0 ? 0 : (size_t)cap};
 
 	*nfds = 0;
-	if (fdcap < 2 || o->ngroups > LXCPY_HMAX_INTS) {
-		free(caller_cwd);
-		return -E2BIG;
-	}
-	fds[ATTACH_FD_LOG - 1] = logfd;
-	fds[ATTACH_FD_ERR - 1] = o->errfd;
-	for (int i = 0; i < 3; i++) {
-		fixed[ATTACH_LXC_FD0 + i] = fd_index(o->liblxc_stdio[i], fds, fdcap, &n);
-		fixed[ATTACH_CHILD_FD0 + i] = fd_index(o->child_stdio[i], fds, fdcap, &n);
-		if (fixed[ATTACH_LXC_FD0 + i] == -E2BIG || fixed[ATTACH_CHILD_FD0 + i] == -E2BIG) {
-			free(caller_cwd);
-			return -E2BIG;
+	if (!k)
+		return -EINVAL;
+	put(&p, &hdr, sizeof(hdr));
+	for (int i = 0; i < k->nfields; i++) {
+		const struct lxcpy_hfield *f = &k->fields[i];
+		const char *m = (const char *)req + f->offset;
+
+		switch (f->type) {
+		case LXCPY_HT_I32:
+			put(&p, m, sizeof(int32_t));
+			break;
+		case LXCPY_HT_I64:
+			put(&p, m, sizeof(int64_t));
+			break;
+		case LXCPY_HT_STR:
+			put_str(&p, str(m));
+			break;
+		case LXCPY_HT_STRV: {
+			char **v = strv(m);
+			uint32_t n = 0;
+
+			for (; v && v[n]; n++)
+				;
+			put_u32(&p, v ? n : NONE);
+			for (uint32_t j = 0; j < n; j++)
+				put_str(&p, v[j]);
+			break;
+		}
+		case LXCPY_HT_I32V: {
+			struct lxcpy_hvec g;
+
+			memcpy(&g, m, sizeof(g));
+			put_u32(&p, g.n < 0 ? NONE : (uint32_t)g.n);
+			if (g.n > 0)
+				put(&p, g.v, (size_t)g.n * sizeof(int32_t));
+			break;
+		}
+		case LXCPY_HT_FD: {
+			int32_t x = fd_index(i32(m), 1 + k->nslots, fds, fdcap, nfds, &p.err);
+			put(&p, &x, sizeof(x));
+			break;
+		}
+		default:
+			return -EINVAL;
 		}
 	}
-	if (o->move_to_cgroup)
-		flags |= ATTACH_F_MOVE_TO_CGROUP;
-	if (o->drop_capabilities)
-		flags |= ATTACH_F_DROP_CAPS;
-	if (o->no_new_privs)
-		flags |= ATTACH_F_NO_NEW_PRIVS;
-	if (o->remount_proc_sys)
-		flags |= ATTACH_F_REMOUNT;
-	if (o->clear_env)
-		flags |= ATTACH_F_CLEAR_ENV;
-	fixed[ATTACH_NAMESPACES] = o->namespaces;
-	fixed[ATTACH_PERSONALITY] = (int32_t)(uint32_t)(unsigned long)o->personality;
-	fixed[ATTACH_HAS_PERSONALITY] = o->personality >= 0;
-	/* uid_t on the wire; (uid_t)-1, no id, is liblxc's default. */
-	fixed[ATTACH_UID] = o->uid < 0 ? -1 : (int32_t)(uint32_t)o->uid;
-	fixed[ATTACH_GID] = o->gid < 0 ? -1 : (int32_t)(uint32_t)o->gid;
-	fixed[ATTACH_FLAGS] = flags;
-	fixed[ATTACH_HAS_CALLER_CWD] = caller_cwd != NULL;
-	fixed[ATTACH_HAS_CWD] = o->cwd != NULL;
-	fixed[ATTACH_HAS_LSM] = o->lsm_label != NULL;
-	fixed[ATTACH_NGROUPS] = o->ngroups < 0 ? -1 : o->ngroups;
-	fixed[ATTACH_NEXTRA_ENV] = (int32_t)strv_len(o->extra_env);
-	fixed[ATTACH_NKEEP_ENV] = (int32_t)strv_len(o->keep_env);
-	fixed[ATTACH_NARGV] = (int32_t)strv_len(argv);
-	fixed[ATTACH_NENVIRON] = (int32_t)strv_len(environ);
-
-	begin(&p, buf, cap, LXCPY_HOP_ATTACH, (uint32_t)n, fixed, ATTACH_NFIXED);
-	for (int i = 0; i < o->ngroups; i++) {
-		int32_t g = (int32_t)o->groups[i];
-		put(&p, &g, sizeof(g));
-	}
-	p.hdr.nints = ATTACH_NFIXED + (uint32_t)(o->ngroups > 0 ? o->ngroups : 0);
-	put_str(&p, name);
-	put_str(&p, lxcpath);
-	if (caller_cwd)
-		put_str(&p, caller_cwd);
-	if (o->cwd)
-		put_str(&p, o->cwd);
-	if (o->lsm_label)
-		put_str(&p, o->lsm_label);
-	put_strv(&p, o->extra_env);
-	put_strv(&p, o->keep_env);
-	put_strv(&p, argv);
-	put_strv(&p, environ);
-	free(caller_cwd);
-	*nfds = n - 1;
-	return end(&p);
+	if (p.err)
+		return p.err;
+	hdr.op = k->op;
+	hdr.nfds = (uint32_t)(1 + k->nslots + *nfds);
+	hdr.len = (uint32_t)p.len;
+	memcpy(buf, &hdr, sizeof(hdr));
+	return (int)p.len;
 }
 
-/* -- unpacking ------------------------------------------------------------ */
+/* -- decoding ----------------------------------------------------------------- */
 
-int lxcpy_hunpack(const char *buf, size_t n, struct lxcpy_hreq *req)
+struct reader {
+	const char *p, *end;
+	int err;
+};
+
+static void get(struct reader *r, void *out, size_t n)
 {
-	struct lxcpy_hhdr hdr;
-	const char *p, *stop;
-	size_t ints_len;
+	if (r->err || n > (size_t)(r->end - r->p)) {
+		r->err = -EINVAL;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, r->p, n);
+	r->p += n;
+}
 
+static uint32_t get_u32(struct reader *r)
+{
+	uint32_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+/* A STR, NULL-terminated in place; NULL for a NULL one, or malformed
+ * (r->err then). */
+static const char *get_str(struct reader *r, int nullable)
+{
+	uint32_t n = get_u32(r);
+	const char *s = r->p;
+
+	if (r->err)
+		return NULL;
+	if (n == NONE && nullable)
+		return NULL;
+	/* n bytes without a NUL, then a NUL. */
+	if (n >= (size_t)(r->end - r->p) || s[n] != '\0' || memchr(s, '\0', n)) {
+		r->err = -EINVAL;
+		return NULL;
+	}
+	r->p += n + 1;
+	return s;
+}
+
+void lxcpy_hreq_free(struct lxcpy_hreq *req)
+{
+	const struct lxcpy_hkind *k = lxcpy_hkind_of(req->op);
+
+	for (int i = 0; k && i < k->nfields; i++) {
+		char *m = (char *)req + k->fields[i].offset;
+
+		if (k->fields[i].type == LXCPY_HT_STRV) {
+			free(strv(m));
+			memset(m, 0, sizeof(char **));
+		} else if (k->fields[i].type == LXCPY_HT_I32V) {
+			struct lxcpy_hvec g;
+
+			memcpy(&g, m, sizeof(g));
+			free((void *)g.v);
+			memset(m, 0, sizeof(g));
+		}
+	}
+}
+
+static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *nfds)
+{
+	const struct lxcpy_hkind *k;
+	struct lxcpy_hhdr hdr;
+	struct reader r = {.p = buf, .end = buf + n};
+	uint64_t used = 0;
+
+	memset(req, 0, sizeof(*req));
 	if (n < sizeof(hdr) || n > LXCPY_HMAX_MSG)
 		return -EINVAL;
-	memcpy(&hdr, buf, sizeof(hdr));
+	get(&r, &hdr, sizeof(hdr));
 	if (hdr.magic != LXCPY_HMAGIC || hdr.len != n)
 		return -EINVAL;
-	if (hdr.nints > LXCPY_HMAX_INTS || hdr.nstrs > LXCPY_HMAX_STRS)
-		return -EINVAL;
-	if (hdr.nfds < 1 || hdr.nfds > LXCPY_HMAX_FDS)
-		return -EINVAL;
-	ints_len = hdr.nints * sizeof(int32_t);
-	if (ints_len > n - sizeof(hdr))
+	if (hdr.version != lxcpy_hproto_version())
+		return -EPROTO;
+	k = lxcpy_hkind_of(hdr.op);
+	if (!k || hdr.nfds < (uint32_t)(1 + k->nslots) || hdr.nfds > LXCPY_HMAX_FDS)
 		return -EINVAL;
 	req->op = hdr.op;
-	req->nints = hdr.nints;
-	req->nstrs = hdr.nstrs;
-	req->nfds = hdr.nfds;
-	/* sizeof(hdr) is a multiple of 4 and buf is aligned. */
-	req->ints = (const int32_t *)(const void *)(buf + sizeof(hdr));
-	p = buf + sizeof(hdr) + ints_len;
-	stop = buf + n;
-	for (uint32_t i = 0; i < hdr.nstrs; i++) {
-		const char *nul = memchr(p, '\0', (size_t)(stop - p));
-		if (!nul)
-			return -EINVAL;
-		req->strs[i] = p;
-		p = nul + 1;
+	for (int i = 0; i < k->nfields && !r.err; i++) {
+		const struct lxcpy_hfield *f = &k->fields[i];
+		char *m = (char *)req + f->offset;
+
+		switch (f->type) {
+		case LXCPY_HT_I32:
+			get(&r, m, sizeof(int32_t));
+			break;
+		case LXCPY_HT_I64:
+			get(&r, m, sizeof(int64_t));
+			break;
+		case LXCPY_HT_STR: {
+			const char *s = get_str(&r, 1);
+			memcpy(m, &s, sizeof(s));
+			break;
+		}
+		case LXCPY_HT_STRV: {
+			uint32_t c = get_u32(&r);
+			char **v;
+
+			if (r.err || c == NONE)
+				break;
+			/* Each STR takes 5 bytes at least. */
+			if (c > (size_t)(r.end - r.p) / 5) {
+				r.err = -EINVAL;
+				break;
+			}
+			v = calloc((size_t)c + 1, sizeof(char *));
+			if (!v) {
+				r.err = -ENOMEM;
+				break;
+			}
+			memcpy(m, &v, sizeof(v)); /* freed from there */
+			for (uint32_t j = 0; j < c && !r.err; j++)
+				v[j] = (char *)get_str(&r, 0);
+			break;
+		}
+		case LXCPY_HT_I32V: {
+			uint32_t c = get_u32(&r);
+			struct lxcpy_hvec g = {.n = -1};
+			int32_t *v;
+
+			if (!r.err && c != NONE) {
+				if (c > (size_t)(r.end - r.p) / sizeof(int32_t)) {
+					r.err = -EINVAL;
+					break;
+				}
+				/* A copy: aligned, and never of size 0. */
+				v = malloc(((size_t)c + 1) * sizeof(int32_t));
+				if (!v) {
+					r.err = -ENOMEM;
+					break;
+				}
+				get(&r, v, (size_t)c * sizeof(int32_t));
+				g.n = (int32_t)c;
+				g.v = v;
+			}
+			memcpy(m, &g, sizeof(g));
+			break;
+		}
+		case LXCPY_HT_FD: {
+			int32_t x;
+
+			get(&r, &x, sizeof(x));
+			/* -1, or one of the fds after the fixed slots. */
+			if (x != -1 && (x < 1 + k->nslots || (uint32_t)x >= hdr.nfds))
+				r.err = -EINVAL;
+			else if (x >= 0)
+				used |= 1ull << x;
+			memcpy(m, &x, sizeof(x));
+			break;
+		}
+		default:
+			r.err = -EINVAL;
+		}
+		if (!r.err && f->type != LXCPY_HT_FD && !f->check_fn(m))
+			r.err = -EINVAL;
 	}
-	if (p != stop)
-		return -EINVAL;
+	if (!r.err && r.p != r.end)
+		r.err = -EINVAL; /* bytes after the last field */
+	/* Every fd sent after the fixed slots is some FD field's. */
+	for (uint32_t x = 1 + (uint32_t)k->nslots; !r.err && x < hdr.nfds; x++)
+		if (!(used & (1ull << x)))
+			r.err = -EINVAL;
+	if (r.err) {
+		lxcpy_hreq_free(req);
+		return r.err;
+	}
+	*nfds = hdr.nfds;
 	return 0;
 }
 
-/* -- checks ----------------------------------------------------------------- */
+int lxcpy_hdecode(const char *buf, size_t n, struct lxcpy_hreq *req)
+{
+	uint32_t nfds;
+
+	return decode(buf, n, req, &nfds);
+}
+
+int lxcpy_hunpack(const char *buf, size_t n, const int *fds, int nfds, struct lxcpy_hreq *req)
+{
+	const struct lxcpy_hkind *k;
+	uint32_t want;
+	int err = decode(buf, n, req, &want);
+
+	if (err)
+		return err;
+	k = lxcpy_hkind_of(req->op);
+	if (want != (uint32_t)nfds)
+		goto bad;
+	for (int i = 0; i < k->nslots; i++)
+		if (!k->slots[i].check_fn(&fds[1 + i]))
+			goto bad;
+	for (int i = 0; i < k->nfields; i++) {
+		const struct lxcpy_hfield *f = &k->fields[i];
+		char *m = (char *)req + f->offset;
+		int32_t x;
+
+		if (f->type != LXCPY_HT_FD)
+			continue;
+		memcpy(&x, m, sizeof(x));
+		x = x < 0 ? -1 : fds[x];
+		memcpy(m, &x, sizeof(x));
+		if (!f->check_fn(m))
+			goto bad;
+	}
+	return 0;
+bad:
+	lxcpy_hreq_free(req);
+	return -EINVAL;
+}
+
+/* -- attach requests ------------------------------------------------------------ */
+
+int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath,
+		       const struct lxcpy_attach_opts *o, char **argv, int logfd, int *fds,
+		       int fdcap, int *nfds)
+{
+	struct lxcpy_hreq_ATTACH r = {
+		.op = LXCPY_HOP_ATTACH,
+		.name = name,
+		.lxcpath = lxcpath,
+		.namespaces = o->namespaces,
+		.personality = o->personality < 0 ? -1 : o->personality,
+		/* uid_t on the wire; (uid_t)-1, no id, is liblxc's default. */
+		.uid = o->uid < 0 ? -1 : o->uid,
+		.gid = o->gid < 0 ? -1 : o->gid,
+		.groups = {.n = o->ngroups < 0 ? -1 : o->ngroups, .v = (const int32_t *)o->groups},
+		.move_to_cgroup = !!o->move_to_cgroup,
+		.drop_capabilities = !!o->drop_capabilities,
+		.no_new_privs = !!o->no_new_privs,
+		.remount_proc_sys = !!o->remount_proc_sys,
+		.clear_env = !!o->clear_env,
+		.initial_cwd = getcwd(NULL, 0),
+		.cwd = o->cwd,
+		.lsm_label = o->lsm_label,
+		.extra_env = o->extra_env,
+		.keep_env = o->keep_env,
+		.argv = argv,
+		.caller_environ = environ,
+		.liblxc_stdin = o->liblxc_stdio[0],
+		.liblxc_stdout = o->liblxc_stdio[1],
+		.liblxc_stderr = o->liblxc_stdio[2],
+		.child_stdin = o->child_stdio[0],
+		.child_stdout = o->child_stdio[1],
+		.child_stderr = o->child_stdio[2],
+	};
+	const int fixed = LXCPY_HFD_ATTACH_COUNT - 1;
+	int len;
+
+	*nfds = 0;
+	if (fdcap < fixed) {
+		free((void *)r.initial_cwd);
+		return -E2BIG;
+	}
+	fds[LXCPY_HFD_ATTACH_LOG - 1] = logfd;
+	fds[LXCPY_HFD_ATTACH_ERR - 1] = o->errfd;
+	len = lxcpy_hpack(buf, cap, &r, fds + fixed, fdcap - fixed, nfds);
+	free((void *)r.initial_cwd);
+	if (len >= 0)
+		*nfds += fixed;
+	return len;
+}
+
+void lxcpy_hattach_opts(const struct lxcpy_hreq_ATTACH *r, int errfd, struct lxcpy_hattach *a)
+{
+	struct lxcpy_attach_opts *o = &a->o;
+
+	memset(a, 0, sizeof(*a));
+	a->name = r->name;
+	a->lxcpath = r->lxcpath;
+	a->argv = r->argv;
+	a->environ = r->caller_environ;
+	o->namespaces = r->namespaces;
+	o->personality = (long)r->personality;
+	o->uid = (long)r->uid;
+	o->gid = (long)r->gid;
+	o->move_to_cgroup = r->move_to_cgroup;
+	o->drop_capabilities = r->drop_capabilities;
+	o->no_new_privs = r->no_new_privs;
+	o->remount_proc_sys = r->remount_proc_sys;
+	o->clear_env = r->clear_env;
+	o->extra_env = r->extra_env && r->extra_env[0] ? r->extra_env : NULL;
+	o->keep_env = r->keep_env && r->keep_env[0] ? r->keep_env : NULL;
+	o->lsm_label = (char *)r->lsm_label;
+	o->ngroups = r->groups.n;
+	o->groups = (unsigned int *)(uintptr_t)r->groups.v;
+	o->liblxc_stdio[0] = r->liblxc_stdin;
+	o->liblxc_stdio[1] = r->liblxc_stdout;
+	o->liblxc_stdio[2] = r->liblxc_stderr;
+	o->child_stdio[0] = r->child_stdin;
+	o->child_stdio[1] = r->child_stdout;
+	o->child_stdio[2] = r->child_stderr;
+	o->cwd = (char *)r->cwd;
+	o->initial_cwd = (char *)r->initial_cwd;
+	o->errfd = errfd;
+	o->reset_sigmask = 1;
+}
+
+/* -- names, paths and text ------------------------------------------------- */
 
 /* Decode one UTF-8 sequence (strict: no overlongs, surrogates or values
  * past U+10FFFF). Returns its length, 0 when invalid. */
@@ -345,161 +799,6 @@ int lxcpy_valid_name(const char *s)
 int lxcpy_valid_path(const char *s)
 {
 	return s[0] == '/' && strlen(s) < PATH_MAX && !strpbrk(s, "\n\r");
-}
-
-/* -- attach requests -------------------------------------------------------- */
-
-static int fd_is(int fd, mode_t type)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == type;
-}
-
-static int env_entry(const char *s)
-{
-	const char *eq = strchr(s, '=');
-
-	return eq && eq != s;
-}
-
-int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
-			 struct lxcpy_hattach *a)
-{
-	const int32_t *in = r->ints;
-	const int ns_all = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
-			   CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP;
-	struct lxcpy_attach_opts *o = &a->o;
-	uint64_t want;
-	uint32_t k = 0;
-	int32_t ngroups;
-	char **v;
-
-	memset(a, 0, sizeof(*a));
-	if (r->op != LXCPY_HOP_ATTACH || r->nints < ATTACH_NFIXED || (int)r->nfds != nfds)
-		return -EINVAL;
-	if (nfds < ATTACH_FD_STDIO || nfds > ATTACH_FD_STDIO + 6)
-		return -EINVAL;
-	ngroups = in[ATTACH_NGROUPS];
-	if (ngroups < -1 || r->nints != ATTACH_NFIXED + (uint32_t)(ngroups > 0 ? ngroups : 0))
-		return -EINVAL;
-	if (in[ATTACH_NAMESPACES] != -1 && (in[ATTACH_NAMESPACES] & ~ns_all))
-		return -EINVAL;
-	if (in[ATTACH_FLAGS] & ~ATTACH_F_ALL)
-		return -EINVAL;
-	for (int i = ATTACH_HAS_PERSONALITY; i <= ATTACH_HAS_LSM; i++) {
-		if (i == ATTACH_UID || i == ATTACH_GID || i == ATTACH_FLAGS)
-			continue;
-		if (in[i] != 0 && in[i] != 1)
-			return -EINVAL;
-	}
-	if (in[ATTACH_NEXTRA_ENV] < 0 || in[ATTACH_NKEEP_ENV] < 0 || in[ATTACH_NARGV] < 1 ||
-	    in[ATTACH_NENVIRON] < 0)
-		return -EINVAL;
-	want = 2 + (uint64_t)in[ATTACH_HAS_CALLER_CWD] + (uint64_t)in[ATTACH_HAS_CWD] +
-	       (uint64_t)in[ATTACH_HAS_LSM] + (uint64_t)in[ATTACH_NEXTRA_ENV] +
-	       (uint64_t)in[ATTACH_NKEEP_ENV] + (uint64_t)in[ATTACH_NARGV] +
-	       (uint64_t)in[ATTACH_NENVIRON];
-	if (want != r->nstrs)
-		return -EINVAL;
-	/* Every stdio fd is used, and each index is -1 or a stdio fd. */
-	for (int f = ATTACH_FD_STDIO; f < nfds; f++) {
-		int used = 0;
-		for (int i = 0; i < 6; i++)
-			used |= in[ATTACH_LXC_FD0 + i] == f;
-		if (!used)
-			return -EINVAL;
-	}
-	for (int i = 0; i < 6; i++) {
-		int32_t x = in[ATTACH_LXC_FD0 + i];
-		if (x != -1 && (x < ATTACH_FD_STDIO || x >= nfds))
-			return -EINVAL;
-	}
-	/* What lxcpy sends: a log memfd, a pipe to report on, and pipes for
-	 * liblxc's stdio (which it chmods and chowns). */
-	if (!fd_is(fds[ATTACH_FD_LOG], S_IFREG) || !fd_is(fds[ATTACH_FD_ERR], S_IFIFO))
-		return -EINVAL;
-	for (int i = 0; i < 3; i++) {
-		int32_t x = in[ATTACH_LXC_FD0 + i];
-		if (x != -1 && !fd_is(fds[x], S_IFIFO))
-			return -EINVAL;
-	}
-
-	a->name = r->strs[k++];
-	a->lxcpath = r->strs[k++];
-	if (!lxcpy_valid_name(a->name) || !lxcpy_valid_path(a->lxcpath))
-		return -EINVAL;
-	o->initial_cwd = in[ATTACH_HAS_CALLER_CWD] ? (char *)r->strs[k++] : NULL;
-	if (o->initial_cwd && o->initial_cwd[0] != '/')
-		return -EINVAL;
-	o->cwd = in[ATTACH_HAS_CWD] ? (char *)r->strs[k++] : NULL;
-	if (o->cwd && !o->cwd[0])
-		return -EINVAL;
-	o->lsm_label = in[ATTACH_HAS_LSM] ? (char *)r->strs[k++] : NULL;
-	if (o->lsm_label && (!o->lsm_label[0] || !lxcpy_valid_text(o->lsm_label)))
-		return -EINVAL;
-
-	/* Four NULL-terminated arrays in one allocation. */
-	v = calloc(r->nstrs + 4, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	a->vec = v;
-	o->extra_env = v;
-	for (int32_t i = 0; i < in[ATTACH_NEXTRA_ENV]; i++) {
-		if (!env_entry(r->strs[k]))
-			goto bad;
-		*v++ = (char *)r->strs[k++];
-	}
-	v++;
-	o->keep_env = v;
-	for (int32_t i = 0; i < in[ATTACH_NKEEP_ENV]; i++) {
-		if (!r->strs[k][0] || strchr(r->strs[k], '='))
-			goto bad;
-		*v++ = (char *)r->strs[k++];
-	}
-	v++;
-	a->argv = v;
-	if (!r->strs[k][0])
-		goto bad;
-	for (int32_t i = 0; i < in[ATTACH_NARGV]; i++)
-		*v++ = (char *)r->strs[k++];
-	v++;
-	a->environ = v;
-	for (int32_t i = 0; i < in[ATTACH_NENVIRON]; i++)
-		*v++ = (char *)r->strs[k++];
-	if (!in[ATTACH_NEXTRA_ENV])
-		o->extra_env = NULL;
-	if (!in[ATTACH_NKEEP_ENV])
-		o->keep_env = NULL;
-
-	o->namespaces = in[ATTACH_NAMESPACES];
-	o->personality = in[ATTACH_HAS_PERSONALITY] ? (long)(uint32_t)in[ATTACH_PERSONALITY] : -1;
-	o->uid = in[ATTACH_UID] == -1 ? -1 : (long)(uint32_t)in[ATTACH_UID];
-	o->gid = in[ATTACH_GID] == -1 ? -1 : (long)(uint32_t)in[ATTACH_GID];
-	o->move_to_cgroup = !!(in[ATTACH_FLAGS] & ATTACH_F_MOVE_TO_CGROUP);
-	o->drop_capabilities = !!(in[ATTACH_FLAGS] & ATTACH_F_DROP_CAPS);
-	o->no_new_privs = !!(in[ATTACH_FLAGS] & ATTACH_F_NO_NEW_PRIVS);
-	o->remount_proc_sys = !!(in[ATTACH_FLAGS] & ATTACH_F_REMOUNT);
-	o->clear_env = !!(in[ATTACH_FLAGS] & ATTACH_F_CLEAR_ENV);
-	o->ngroups = ngroups;
-	/* The ints are 4-byte aligned (lxcpy_hunpack). */
-	o->groups = (unsigned int *)(uintptr_t)(in + ATTACH_NFIXED);
-	for (int32_t i = 0; i < ngroups; i++)
-		if (o->groups[i] == (unsigned int)-1) /* (gid_t)-1 is no group */
-			goto bad;
-	for (int i = 0; i < 3; i++) {
-		int32_t lx = in[ATTACH_LXC_FD0 + i], ch = in[ATTACH_CHILD_FD0 + i];
-		o->liblxc_stdio[i] = lx < 0 ? -1 : fds[lx];
-		o->child_stdio[i] = ch < 0 ? -1 : fds[ch];
-	}
-	o->errfd = fds[ATTACH_FD_ERR];
-	o->reset_sigmask = 1;
-	return 0;
-
-bad:
-	free(a->vec);
-	a->vec = NULL;
-	return -EINVAL;
 }
 
 /* -- transport ---------------------------------------------------------------

@@ -1,21 +1,13 @@
 /* The wire format between lxcpy and lxcpy-helper (internal to the C side;
- * what Python sees is in helper.decl.h).
+ * what Python sees is in helper.decl.h), generated from one table:
+ * hproto_table.h.
  *
  * One request is one SOCK_SEQPACKET message on the helper's control
- * socket, carrying fds with SCM_RIGHTS; the first fd is always the
- * per-request reply socket. The message is a header, nints int32 values,
- * then nstrs NUL-terminated strings that fill the rest exactly:
- *
- *   START  ints {use_init, has_cmd}           strs {name, lxcpath, cmd...}
- *          fds  {reply, config, log}
- *   CREATE ints {flags, has_template, has_backend}
- *          strs {name, lxcpath, template, backend, args...}
- *          fds  {reply, config, log, output}
- *   ATTACH ints {see ATTACH_* below, then ngroups group ids}
- *          strs {name, lxcpath, [caller's cwd], [cwd], [lsm label],
- *                extra env..., keep env..., argv..., caller's environ...}
- *          fds  {reply, log, error pipe, stdio fds (each once)...}
- *   PING   no ints, no strs, fds {reply}
+ * socket, carrying fds with SCM_RIGHTS: slot 0 is the per-request reply
+ * socket, then the kind's fixed slots (LXCPY_HFD_<KIND>_<SLOT>), then the
+ * fds of its FD fields, each once. The message is a header (struct
+ * lxcpy_hhdr), then the kind's fields in table order, encoded as the
+ * table says, filling the rest exactly.
  *
  * Replies are struct lxcpy_hreply messages on the reply socket. An
  * attach gets two: STARTED (with the attached process's pidfd) once it
@@ -24,93 +16,92 @@
  * id, and its pidfd) before the worker does anything, then DONE. The
  * caller cancels one by shutting its end of the socket down: the helper
  * then kills the worker's group, and sends DONE once it reaped it.
+ *
+ * The helper's first message on the control socket is a HELLO reply
+ * carrying its protocol version (lxcpy_hproto_version()); it is passed
+ * the version its caller expects, and refuses (a HELLO with -EPROTO, then
+ * exit) when they differ. Every request carries the version too.
  */
 #ifndef LXCPY_HPROTO_H
 #define LXCPY_HPROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lxcpy_shim.h"
 #include "attach.decl.h"
+#include "helper.decl.h"
+#include "hproto_table.h"
 
-#define LXCPY_HMAGIC 0x6c787068u /* "lxph" */
 #define LXCPY_HMAX_MSG (128 * 1024)
-#define LXCPY_HMAX_INTS (LXCPY_HMAX_MSG / 4)
-#define LXCPY_HMAX_STRS 4096
 #define LXCPY_HMAX_FDS 12
 
-struct lxcpy_hhdr {
-	uint32_t magic;
-	uint32_t op;
-	uint32_t nints;
-	uint32_t nstrs;
-	uint32_t nfds;
-	uint32_t len; /* of the whole message, header included */
-};
+/* -- generated from the table ---------------------------------------------- */
 
-/* A request as the helper reads it: pointers into the message buffer. */
+/* The C type of each field type. */
+#define LXCPY_HCTYPE_I32 int32_t
+#define LXCPY_HCTYPE_I64 int64_t
+#define LXCPY_HCTYPE_STR const char *
+#define LXCPY_HCTYPE_STRV char **
+#define LXCPY_HCTYPE_I32V struct lxcpy_hvec
+#define LXCPY_HCTYPE_FD int
+
+/* LXCPY_HOP_<KIND>: the kinds' op values. */
+#define LXCPY_HGEN_OP(k, value) LXCPY_HOP_##k = value,
+enum { LXCPY_HPROTO_KINDS(LXCPY_HGEN_OP) };
+
+/* LXCPY_HFD_<KIND>_<SLOT>: each kind's fd slots (LXCPY_HFD_REPLY is 0 for
+ * all); LXCPY_HFD_<KIND>_COUNT of them, the reply socket included. */
+#define LXCPY_HFD_REPLY 0
+#define LXCPY_HGEN_NOFIELD(k, t, n, c)
+#define LXCPY_HGEN_SLOT(k, n, c) LXCPY_HFD_##k##_##n,
+#define LXCPY_HGEN_SLOTS(k, value) \
+	enum { LXCPY_HFD_##k##_REPLY = LXCPY_HFD_REPLY, \
+	       LXCPY_HPROTO_##k(k, LXCPY_HGEN_NOFIELD, LXCPY_HGEN_SLOT) LXCPY_HFD_##k##_COUNT };
+LXCPY_HPROTO_KINDS(LXCPY_HGEN_SLOTS)
+
+/* struct lxcpy_hreq_<kind>: a request's fields, by name. Decoded ones
+ * point into the message (strings) and into allocations that
+ * lxcpy_hreq_free() frees (arrays); FD fields hold the received fds. */
+#define LXCPY_HGEN_MEMBER(k, t, n, c) LXCPY_HCTYPE_##t n;
+#define LXCPY_HGEN_NOSLOT(k, n, c)
+#define LXCPY_HGEN_STRUCT(k, value) \
+	struct lxcpy_hreq_##k { uint32_t op; LXCPY_HPROTO_##k(k, LXCPY_HGEN_MEMBER, LXCPY_HGEN_NOSLOT) };
+LXCPY_HPROTO_KINDS(LXCPY_HGEN_STRUCT)
+
+/* A decoded request: op says which member is filled. */
+#define LXCPY_HGEN_UNION(k, value) struct lxcpy_hreq_##k k;
 struct lxcpy_hreq {
-	uint32_t op;
-	uint32_t nints;
-	uint32_t nstrs;
-	uint32_t nfds;
-	const int32_t *ints;
-	const char *strs[LXCPY_HMAX_STRS];
+	union {
+		uint32_t op; /* the first member of each */
+		LXCPY_HPROTO_KINDS(LXCPY_HGEN_UNION)
+	};
 };
 
-/* Parse and check the framing of a message of n bytes (ints copied to an
- * aligned place by the caller's buffer: buf must be 4-byte aligned).
- * 0 on success, -EINVAL when malformed. */
-int lxcpy_hunpack(const char *buf, size_t n, struct lxcpy_hreq *req);
+/* -- the helper's side ----------------------------------------------------- */
 
-/* The fixed ints of an ATTACH request. */
-enum {
-	ATTACH_NAMESPACES,
-	ATTACH_PERSONALITY,
-	ATTACH_HAS_PERSONALITY,
-	ATTACH_UID,
-	ATTACH_GID,
-	ATTACH_FLAGS,          /* ATTACH_F_* */
-	ATTACH_HAS_CALLER_CWD,
-	ATTACH_HAS_CWD,
-	ATTACH_HAS_LSM,
-	ATTACH_NGROUPS,        /* -1: none given */
-	ATTACH_NEXTRA_ENV,
-	ATTACH_NKEEP_ENV,
-	ATTACH_NARGV,
-	ATTACH_NENVIRON,
-	ATTACH_LXC_FD0,        /* 3 of them: an index in the fds, or -1 */
-	ATTACH_CHILD_FD0 = ATTACH_LXC_FD0 + 3,
-	ATTACH_NFIXED = ATTACH_CHILD_FD0 + 3,
-};
-#define ATTACH_F_MOVE_TO_CGROUP 1
-#define ATTACH_F_DROP_CAPS 2
-#define ATTACH_F_NO_NEW_PRIVS 4
-#define ATTACH_F_REMOUNT 8
-#define ATTACH_F_CLEAR_ENV 16
-#define ATTACH_F_ALL 31
-/* The fds of an ATTACH request. */
-#define ATTACH_FD_REPLY 0
-#define ATTACH_FD_LOG 1
-#define ATTACH_FD_ERR 2
-#define ATTACH_FD_STDIO 3
+/* Decode and check a message of n bytes received with nfds fds (fds[0]
+ * the reply socket): its framing and version, every field's check, every
+ * fd slot's type, and the FD fields (each sent fd used, indexes in
+ * range), which it resolves to the fds. 0, -EPROTO for a message of
+ * another protocol version, -EINVAL when malformed, -ENOMEM. On failure
+ * nothing is left to free; on success lxcpy_hreq_free() frees. */
+int lxcpy_hunpack(const char *buf, size_t n, const int *fds, int nfds, struct lxcpy_hreq *req);
+/* The same without fds (no fd is checked or resolved: FD fields keep
+ * their indexes): what `lxcpy-helper --selftest-decode` uses. */
+int lxcpy_hdecode(const char *buf, size_t n, struct lxcpy_hreq *req);
+void lxcpy_hreq_free(struct lxcpy_hreq *req);
 
-/* An unpacked ATTACH request: o points into the request and into vec
- * (one allocation the caller frees; NULL-terminated string arrays). */
+/* An unpacked ATTACH request as liblxc's attach wants it: o points into
+ * the request (which must outlive it). */
 struct lxcpy_hattach {
 	struct lxcpy_attach_opts o;
 	const char *name;
 	const char *lxcpath;
 	char **argv;
 	char **environ;
-	char **vec;
 };
-
-/* Check and unpack an ATTACH request whose framing lxcpy_hunpack checked;
- * fds are the received fds. 0, or -EINVAL (-ENOMEM). Checks the fds'
- * types too (a log memfd, pipes for the error pipe and liblxc's stdio). */
-int lxcpy_hunpack_attach(const struct lxcpy_hreq *r, const int *fds, int nfds,
-			 struct lxcpy_hattach *a);
+void lxcpy_hattach_opts(const struct lxcpy_hreq_ATTACH *r, int errfd, struct lxcpy_hattach *a);
 
 /* Name checks the public API makes, repeated by the helper: a container
  * name or backend (one path component: not empty, '.' or '..', no '/',
@@ -120,7 +111,6 @@ int lxcpy_valid_name(const char *s);
 int lxcpy_valid_path(const char *s);
 int lxcpy_valid_text(const char *s);
 
-struct lxcpy_hreply;
 struct msghdr;
 /* The fds a received message carried (SCM_RIGHTS): the first cap go to
  * fds, the rest are closed. Returns how many went to fds. */

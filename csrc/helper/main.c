@@ -2,10 +2,13 @@
  * so that its cost does not depend on what the caller holds (its memory,
  * its open fds).
  *
- * lxcpy spawns it (posix_spawn) with one end of a SOCK_SEQPACKET
- * socketpair as fd 3, the control socket, and /dev/null on fds 0-2. It
- * serves only that socket, and exits when it reaches EOF: when every copy
- * of the caller's end is closed, that is when the caller is gone.
+ * lxcpy spawns it (posix_spawn) as `lxcpy-helper VERSION LOGLEVEL`, with
+ * one end of a SOCK_SEQPACKET socketpair as fd 3, the control socket, and
+ * /dev/null on fds 0-2. Its first message there is a HELLO with its
+ * protocol version (hproto.h); when VERSION, the one its caller expects,
+ * is another, that HELLO refuses and it exits. It serves only that
+ * socket, and exits when it reaches EOF: when every copy of the caller's
+ * end is closed, that is when the caller is gone.
  *
  * Each request (see hproto.h) carries its own reply socket. The helper
  * forks one worker per start or create request, which leads a process
@@ -20,9 +23,10 @@
  * signalfd for SIGCHLD and the workers' reply sockets; nothing runs in a
  * signal handler.
  *
- * Every request is checked (framing, counts, sizes, the fds' types, the
- * names and paths the public API refuses) and answered -EINVAL when
- * malformed; a request without a usable reply socket is dropped.
+ * Every request is checked (framing, version, the table's checks of each
+ * field and fd: hproto.c) and answered -EINVAL when malformed, -EPROTO
+ * when of another protocol version; a request without a usable reply
+ * socket is dropped.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -143,13 +147,6 @@ static int is_seqpacket(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
 		return 0;
 	return type == SOCK_SEQPACKET;
-}
-
-static int is_regular(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static void reply_fd(int fd, int err, int kind, int status, int pid, int passfd)
@@ -323,36 +320,22 @@ static void null_stdio(int out)
 	}
 }
 
-static void worker_start(const struct lxcpy_hreq *r, const int *fds)
+static void worker_start(const struct lxcpy_hreq_START *r, const int *fds)
 {
-	struct lxc_container *c = worker_handle(r->strs[0], r->strs[1], fds[1], fds[2]);
-	char **argv = NULL;
+	struct lxc_container *c = worker_handle(r->name, r->lxcpath, fds[LXCPY_HFD_START_CONFIG],
+						fds[LXCPY_HFD_START_LOG]);
 
-	if (r->ints[1]) {
-		argv = calloc(r->nstrs - 1, sizeof(char *));
-		if (!argv)
-			_exit(125);
-		for (uint32_t i = 2; i < r->nstrs; i++)
-			argv[i - 2] = (char *)r->strs[i];
-	}
-	_exit(lxcpy_start_here(c, r->ints[0], argv) ? 0 : 1);
+	_exit(lxcpy_start_here(c, r->use_init, r->cmd) ? 0 : 1);
 }
 
-static void worker_create(const struct lxcpy_hreq *r, const int *fds)
+static void worker_create(const struct lxcpy_hreq_CREATE *r, const int *fds)
 {
 	struct lxc_container *c;
-	char **argv = calloc(r->nstrs - 3, sizeof(char *));
 
-	null_stdio(fds[3]);
-	c = worker_handle(r->strs[0], r->strs[1], fds[1], fds[2]);
-	if (!argv)
-		_exit(125);
-	for (uint32_t i = 4; i < r->nstrs; i++)
-		argv[i - 4] = (char *)r->strs[i];
-	_exit(c->create(c, r->ints[1] ? r->strs[2] : NULL, r->ints[2] ? r->strs[3] : NULL, NULL,
-			r->ints[0], argv)
-		      ? 0
-		      : 1);
+	null_stdio(fds[LXCPY_HFD_CREATE_OUTPUT]);
+	c = worker_handle(r->name, r->lxcpath, fds[LXCPY_HFD_CREATE_CONFIG],
+			  fds[LXCPY_HFD_CREATE_LOG]);
+	_exit(c->create(c, r->template, r->backend, NULL, r->flags, r->args) ? 0 : 1);
 }
 
 /* -- attach ----------------------------------------------------------------------
@@ -493,26 +476,22 @@ static struct lxc_container *attach_handle(const char *name, const char *lxcpath
 
 static int add_child(pid_t pid, int replyfd, int worker);
 
-static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
+static void serve_attach(const struct lxcpy_hreq_ATTACH *r, int *fds)
 {
 	struct lxcpy_hattach a;
 	struct lxc_container *c;
 	char **saved_environ;
 	int err, pid = -1, pidfd;
 
-	err = lxcpy_hunpack_attach(r, fds, nfds, &a);
-	if (err) {
-		reply(fds[0], err, 0, 0, 0);
-		return;
-	}
+	lxcpy_hattach_opts(r, fds[LXCPY_HFD_ATTACH_ERR], &a);
 	if (nchildren == MAX_CHILDREN) {
 		reply(fds[0], -EAGAIN, 0, 0, 0);
-		goto out;
+		return;
 	}
-	c = attach_handle(a.name, a.lxcpath, &fds[ATTACH_FD_LOG]);
+	c = attach_handle(a.name, a.lxcpath, &fds[LXCPY_HFD_ATTACH_LOG]);
 	if (!c) {
 		reply(fds[0], -(errno ? errno : EINVAL), 0, 0, 0);
-		goto out;
+		return;
 	}
 	/* liblxc hands this process's environment to the attached process
 	 * (what it keeps, or what clear_env keeps): the caller's. */
@@ -522,11 +501,11 @@ static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
 	environ = saved_environ;
 	/* The attached process has its copies; the error pipe's EOF must
 	 * depend on it alone. */
-	close(fds[ATTACH_FD_ERR]);
-	fds[ATTACH_FD_ERR] = -1;
+	close(fds[LXCPY_HFD_ATTACH_ERR]);
+	fds[LXCPY_HFD_ATTACH_ERR] = -1;
 	if (err < 0) {
 		reply(fds[0], err, 0, 0, 0);
-		goto out;
+		return;
 	}
 	/* Our unreaped child: the pid cannot have been reused. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -535,58 +514,6 @@ static void serve_attach(const struct lxcpy_hreq *r, int *fds, int nfds)
 	if (pidfd >= 0)
 		close(pidfd);
 	fds[0] = -1; /* kept until the attached process is reaped */
-out:
-	free(a.vec);
-}
-
-/* -- checking ---------------------------------------------------------------- */
-
-static int check_request(const struct lxcpy_hreq *r, const int *fds, int nfds)
-{
-	if ((int)r->nfds != nfds)
-		return -EINVAL;
-	switch (r->op) {
-	case LXCPY_HOP_PING:
-		return r->nints == 0 && r->nstrs == 0 && nfds == 1 ? 0 : -EINVAL;
-	case LXCPY_HOP_START:
-		if (r->nints != 2 || nfds != 3 || r->nstrs < 2)
-			return -EINVAL;
-		if ((r->ints[0] != 0 && r->ints[0] != 1) || (r->ints[1] != 0 && r->ints[1] != 1))
-			return -EINVAL;
-		/* A command is never empty; no command carries no strings. */
-		if (r->ints[1] ? r->nstrs < 3 : r->nstrs != 2)
-			return -EINVAL;
-		break;
-	case LXCPY_HOP_ATTACH:
-		return 0; /* lxcpy_hunpack_attach checks it */
-	case LXCPY_HOP_CREATE:
-		if (r->nints != 3 || nfds != 4 || r->nstrs < 4)
-			return -EINVAL;
-		if ((r->ints[0] & ~LXC_CREATE_QUIET) != 0)
-			return -EINVAL;
-		if ((r->ints[1] != 0 && r->ints[1] != 1) || (r->ints[2] != 0 && r->ints[2] != 1))
-			return -EINVAL;
-		if (r->ints[1] ? (!r->strs[2][0] || !lxcpy_valid_text(r->strs[2])) : r->strs[2][0])
-			return -EINVAL;
-		/* liblxc writes the template and its arguments into the config
-		 * (comment lines): no newline may reach it. */
-		for (uint32_t i = 2; i < r->nstrs; i++)
-			if (i != 3 && strpbrk(r->strs[i], "\n\r"))
-				return -EINVAL;
-		if (r->ints[2] ? !lxcpy_valid_name(r->strs[3]) : r->strs[3][0] != '\0')
-			return -EINVAL;
-		if (!is_regular(fds[3]))
-			return -EINVAL;
-		break;
-	default:
-		return -EINVAL;
-	}
-	/* Every lifecycle request: name, lxcpath, config memfd, log memfd. */
-	if (!lxcpy_valid_name(r->strs[0]) || !lxcpy_valid_path(r->strs[1]))
-		return -EINVAL;
-	if (!is_regular(fds[1]) || !is_regular(fds[2]))
-		return -EINVAL;
-	return 0;
 }
 
 /* -- the loop ---------------------------------------------------------------- */
@@ -640,20 +567,16 @@ static void reap(void)
 	}
 }
 
+/* A request lxcpy_hunpack() decoded and checked. */
 static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 {
 	sigset_t none;
-	int err = check_request(r, fds, nfds);
 	pid_t pid;
 
 	if (r->op != LXCPY_HOP_PING)
 		follow_start();
 	if (r->op == LXCPY_HOP_ATTACH) {
-		serve_attach(r, fds, nfds);
-		return;
-	}
-	if (err) {
-		reply(fds[0], err, 0, 0, 0);
+		serve_attach(&r->ATTACH, fds);
 		return;
 	}
 	if (r->op == LXCPY_HOP_PING) {
@@ -697,9 +620,9 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		close_except(fds + 1, nfds - 1);
 		if (r->op == LXCPY_HOP_START)
-			worker_start(r, fds);
+			worker_start(&r->START, fds);
 		else
-			worker_create(r, fds);
+			worker_create(&r->CREATE, fds);
 		_exit(125);
 	}
 	setpgid(pid, pid); /* the group exists before anyone may kill it */
@@ -730,8 +653,8 @@ static int handle_request(char *buf, int empty_is_eof)
 		.msg_controllen = sizeof(cbuf.buf),
 	};
 	int fds[LXCPY_HMAX_FDS * 2];
-	int nfds = 0, bad = 0;
-	struct lxcpy_hreq *req;
+	int nfds = 0, bad = 0, err;
+	struct lxcpy_hreq req;
 	ssize_t n;
 
 	n = recvmsg(CTL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -748,21 +671,40 @@ static int handle_request(char *buf, int empty_is_eof)
 		close_all(fds, nfds);
 		return 0;
 	}
-	req = malloc(sizeof(*req));
-	if (!req) {
-		reply(fds[0], -ENOMEM, 0, 0, 0);
-		close_all(fds, nfds);
-		return 0;
-	}
-	if (bad || lxcpy_hunpack(buf, (size_t)n, req) < 0) {
-		reply(fds[0], -EINVAL, 0, 0, 0);
+	err = bad ? -EINVAL : lxcpy_hunpack(buf, (size_t)n, fds, nfds, &req);
+	if (err) {
+		reply(fds[0], err, 0, 0, 0);
 	} else {
-		serve(req, fds, nfds);
+		serve(&req, fds, nfds);
+		lxcpy_hreq_free(&req);
 	}
-	free(req);
 	close_all(fds, nfds);
 	return 0;
 }
+
+/* The first message on the control socket: this helper's protocol
+ * version, and whether it serves (the caller expects this version). */
+static int hello(const char *expected)
+{
+	uint32_t mine = lxcpy_hproto_version();
+	char *end = NULL;
+	unsigned long want;
+	struct lxcpy_hreply r = {.kind = LXCPY_HREP_HELLO, .status = (int32_t)mine,
+				 .pid = getpid()};
+
+	errno = 0;
+	want = expected ? strtoul(expected, &end, 10) : 0;
+	if (!expected || errno || end == expected || *end || want != mine)
+		r.err = -EPROTO;
+	if (lxcpy_hsend_reply(CTL_FD, &r, -1) < 0 || r.err) {
+		fprintf(stderr, "lxcpy-helper: protocol version %s expected, this is %u\n",
+			expected ? expected : "(none)", (unsigned)mine);
+		return -1;
+	}
+	return 0;
+}
+
+int lxcpy_helper_selftest_decode(void);
 
 int main(int argc, char **argv)
 {
@@ -771,6 +713,11 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char *buf;
 	int sfd;
+
+	/* A test of the protocol's decoder (tests/test_helper_protocol.py),
+	 * before anything else: it serves nobody. */
+	if (argc == 2 && strcmp(argv[1], "--selftest-decode") == 0)
+		return lxcpy_helper_selftest_decode();
 
 	caller = getppid();
 	helper_pid = getpid();
@@ -815,16 +762,17 @@ int main(int argc, char **argv)
 		handles[i].h.logfd = -1;
 		handles[i].probe = -1;
 	}
-	/* 4-byte aligned, as lxcpy_hunpack wants. */
-	buf = aligned_alloc(16, LXCPY_HMAX_MSG);
+	buf = malloc(LXCPY_HMAX_MSG);
 	if (sfd < 0 || !children || !pfd || !polled || !buf) {
 		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
 		return 2;
 	}
-	lxcpy_log_setup(argc > 1 ? argv[1] : "ERROR");
+	lxcpy_log_setup(argc > 2 ? argv[2] : "ERROR");
 	/* Should the follower not start: the caller's umask and limits are
 	 * taken before each request, and each attach is guarded. */
 	start_follower();
+	if (hello(argc > 1 ? argv[1] : NULL) < 0)
+		return 2;
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;

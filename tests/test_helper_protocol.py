@@ -1,0 +1,347 @@
+"""The wire format between lxcpy and lxcpy-helper, driven from its one table
+(csrc/common/hproto_table.h, read through lxcpy._ffi.HKINDS): every request
+kind, every field with its boundary values, packed by the extension and
+decoded by the helper's own decoder (``lxcpy-helper --selftest-decode``);
+what each check refuses; the framing; every fd slot, checked by a running
+helper; and the protocol version: a helper of another one is refused."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import NEEDS_HELPER, NEUTRAL_CWD
+from protocol import (
+    HEADER_SIZE,
+    INVALID,
+    VALID,
+    decode,
+    defaults,
+    expected,
+    key,
+    pack,
+    with_header,
+)
+
+import lxcpy
+from lxcpy import _ffi, _helper
+
+pytestmark = [NEEDS_HELPER]
+
+EINVAL = 22
+EPROTO = 71
+KINDS = list(_ffi.HKINDS.values())
+
+
+def test_the_table_is_what_the_tests_know() -> None:
+    """Every (type, check) the table uses has test values (a new check
+    needs them), every kind packs, and the slot constants are the table's."""
+    assert {k.name for k in KINDS} >= {"PING", "START", "CREATE", "ATTACH"}
+    for k in KINDS:
+        for f in k.fields:
+            assert key(f) in VALID and key(f) in INVALID, (k.name, f)
+        for _slot, check in k.slots:
+            assert check in SLOT_FDS, (k.name, check)
+    slots = {k.name: [name for name, _check in k.slots] for k in KINDS}
+    assert slots["START"].index("CONFIG") + 1 == _ffi.HFD_START_CONFIG
+    assert slots["START"].index("LOG") + 1 == _ffi.HFD_START_LOG
+    assert slots["CREATE"].index("CONFIG") + 1 == _ffi.HFD_CREATE_CONFIG
+    assert slots["CREATE"].index("LOG") + 1 == _ffi.HFD_CREATE_LOG
+    assert slots["CREATE"].index("OUTPUT") + 1 == _ffi.HFD_CREATE_OUTPUT
+    assert slots["ATTACH"].index("LOG") + 1 == _ffi.HFD_ATTACH_LOG
+    assert slots["ATTACH"].index("ERR") + 1 == _ffi.HFD_ATTACH_ERR
+    with pytest.raises(ValueError, match="fields"):
+        _ffi.hpack(_ffi.HOP_PING, {"surplus": 1})
+    with pytest.raises(ValueError, match="slots"):
+        _ffi.hfds(_ffi.HOP_START, {_ffi.HFD_START_CONFIG: 5})
+
+
+def round_trip_cases() -> Iterator[tuple[int, dict[str, _ffi.HValue]]]:
+    for k in KINDS:
+        yield k.op, defaults(k.op)
+        for f in k.fields:
+            for value in VALID[key(f)]:
+                yield k.op, {**defaults(k.op), f.name: value}
+        fd_fields = [f.name for f in k.fields if f.type == _ffi.HT_FD]
+        if fd_fields:
+            # Each its own fd; all the same one (sent once); every other.
+            yield k.op, {**defaults(k.op), **{n: 100 + i for i, n in enumerate(fd_fields)}}
+            yield k.op, {**defaults(k.op), **dict.fromkeys(fd_fields, 100)}
+            yield k.op, {**defaults(k.op), **{n: 100 for n in fd_fields[::2]}}
+
+
+def test_round_trip_every_kind_and_field() -> None:
+    cases = list(round_trip_cases())
+    packed = [pack(op, fields) for op, fields in cases]
+    results = decode([msg for msg, _fds in packed])
+    for (op, fields), (_msg, fds), got in zip(cases, packed, results, strict=True):
+        assert not isinstance(got, int), (fields, got)
+        name, values = got
+        assert name == _ffi.HKINDS[op].name
+        assert values == expected(op, fields, fds), fields
+        # The FD fields' fds go once each, in the order of the table.
+        fd_values = [fields[f.name] for f in _ffi.HKINDS[op].fields if f.type == _ffi.HT_FD]
+        assert fds == list(dict.fromkeys(v for v in fd_values if isinstance(v, int) and v >= 0))
+
+
+def test_every_check_refuses_what_it_should() -> None:
+    cases = [(k.op, f.name, value) for k in KINDS for f in k.fields for value in INVALID[key(f)]]
+    assert cases
+    results = decode([pack(op, {**defaults(op), name: value})[0] for op, name, value in cases])
+    for case, got in zip(cases, results, strict=True):
+        assert got == EINVAL, case
+
+
+def test_fd_indexes_are_checked() -> None:
+    """An FD field names one of the fds after the fixed slots, or none;
+    every such fd is some FD field's."""
+    msgs: list[bytes] = []
+    for k in KINDS:
+        msg, _ = pack(k.op, defaults(k.op))
+        nfds = 1 + len(k.slots)
+        # One fd more than the fields use.
+        msgs.append(with_header(msg, nfds=nfds + 1))
+        for f in k.fields:
+            if f.type != _ffi.HT_FD:
+                continue
+            with_fd, _ = pack(k.op, {**defaults(k.op), f.name: 100})
+            without, _ = pack(k.op, {**defaults(k.op), f.name: -1})
+            diff = [i for i in range(HEADER_SIZE, len(with_fd)) if with_fd[i] != without[i]]
+            at = diff[0]
+            assert diff[-1] < at + 4
+            for bad in [-2, 0, *range(1, nfds), nfds + 1, 2**31 - 1]:
+                msgs.append(
+                    with_fd[:at] + bad.to_bytes(4, sys.byteorder, signed=True) + with_fd[at + 4 :]
+                )
+    assert all(got == EINVAL for got in decode(msgs))
+
+
+def test_framing_is_checked() -> None:
+    msgs: list[tuple[str, bytes, int]] = []
+    for k in KINDS:
+        msg, _ = pack(k.op, defaults(k.op))
+        n = len(msg)
+        for cut in range(n):
+            msgs.append((f"{k.name} cut to {cut}", with_header(msg[:cut], len=cut)[:cut], EINVAL))
+        msgs.append((f"{k.name} a byte more", with_header(msg + b"\0", len=n + 1), EINVAL))
+        msgs.append((f"{k.name} lying len", with_header(msg, len=n - 1), EINVAL))
+        msgs.append((f"{k.name} magic", with_header(msg, magic=0x6C787069), EINVAL))
+        msgs.append((f"{k.name} no reply slot", with_header(msg, nfds=0), EINVAL))
+        msgs.append((f"{k.name} too few fds", with_header(msg, nfds=len(k.slots)), EINVAL))
+        msgs.append((f"{k.name} too many fds", with_header(msg, nfds=1 << 30), EINVAL))
+        msgs.append(
+            (f"{k.name} version", with_header(msg, version=_ffi.HPROTO_VERSION ^ 1), EPROTO)
+        )
+        # The kind of another: its fields do not fit.
+        for other in KINDS:
+            if other is not k:
+                msgs.append((f"{k.name} as {other.name}", with_header(msg, op=other.op), EINVAL))
+    ping, _ = pack(_ffi.HOP_PING, {})
+    for op in (0, max(k.op for k in KINDS) + 1, 2**32 - 1):
+        msgs.append((f"op {op}", with_header(ping, op=op), EINVAL))
+    big = ping + b"\0" * _ffi.HMAX_MSG
+    msgs.append(("over the limit", with_header(big, len=len(big)), EINVAL))
+    msgs.append(("empty", b"", EINVAL))
+    results = decode([m for _what, m, _err in msgs])
+    for (what, _m, err), got in zip(msgs, results, strict=True):
+        assert got == err, what
+
+
+def test_damaged_messages_are_decoded_or_refused() -> None:
+    """Any byte of a request flipped: decoded (a value changed) or
+    refused, never a crash (under ASan: make test-asan) nor a hang."""
+    msgs = []
+    for k in KINDS:
+        fields = {f.name: VALID[key(f)][-1] for f in k.fields}
+        msg, _ = pack(k.op, fields)
+        msgs += [msg[:i] + bytes([msg[i] ^ 0xFF]) + msg[i + 1 :] for i in range(len(msg))]
+    for got in decode(msgs):
+        assert isinstance(got, (int, tuple))
+
+
+def test_sizes_are_limited() -> None:
+    assert _ffi.hpack_start("ct", b"/tmp/x", False, [b"x" * _ffi.HMAX_MSG]) is None
+    fields = {**defaults(_ffi.HOP_ATTACH), "groups": list(range(_ffi.HMAX_MSG // 4))}
+    assert _ffi.hpack(_ffi.HOP_ATTACH, fields) is None
+
+
+# -- with a running helper: the fd slots, the version ------------------------
+
+
+def _memfd() -> int:
+    return os.memfd_create("slot", os.MFD_CLOEXEC)
+
+
+def _pipe_w() -> int:
+    r, w = os.pipe()
+    os.close(r)
+    return w
+
+
+# An fd each slot check accepts, and one it refuses.
+SLOT_FDS = {"REG": (_memfd, _pipe_w), "FIFO": (_pipe_w, _memfd)}
+
+
+def send(msg: bytes, fds: list[int]) -> tuple[int, int, int, int]:
+    """Send msg with a reply socket and fds to the helper: its reply."""
+    h = _helper._get()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with mine:
+        socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
+        theirs.close()
+        mine.settimeout(30)
+        reply = _ffi.hreply(mine.recv(64))
+    assert reply is not None
+    return reply
+
+
+@pytest.mark.usefixtures("helper_on")
+def test_every_fd_slot_is_checked(tmp_path: Path) -> None:
+    helper = _helper.helper_pid()
+    for k in KINDS:
+        fields = defaults(k.op)
+        if "lxcpath" in fields:
+            fields["lxcpath"] = str(tmp_path).encode()
+        msg, extra = pack(k.op, fields)
+        assert not extra
+        good = [SLOT_FDS[check][0]() for _name, check in k.slots]
+        try:
+            for i, (name, check) in enumerate(k.slots):
+                bad = SLOT_FDS[check][1]()
+                try:
+                    fds = [*good[:i], bad, *good[i + 1 :]]
+                    assert send(msg, fds)[0] == -EINVAL, (k.name, name)
+                finally:
+                    os.close(bad)
+            if good:
+                assert send(msg, good[:-1])[0] == -EINVAL, k.name
+            more = _memfd()
+            try:
+                assert send(msg, [*good, more])[0] == -EINVAL, k.name
+            finally:
+                os.close(more)
+            if k.op == _ffi.HOP_START:
+                # With the right fds it passes the checks: the worker
+                # starts (and fails: there is no such container).
+                err, kind, _status, _pid = send(msg, good)
+                assert err == 0 and kind == _ffi.HREP_STARTED
+            if k.op == _ffi.HOP_PING:
+                err, kind, _status, pid = send(msg, good)
+                assert err == 0 and kind == _ffi.HREP_PONG and pid == helper
+        finally:
+            for fd in good:
+                os.close(fd)
+    assert _helper.helper_pid() == helper
+
+
+@pytest.mark.usefixtures("helper_on")
+def test_a_request_of_another_version_is_refused() -> None:
+    helper = _helper.helper_pid()
+    ping = _ffi.hpack_ping()
+    assert send(with_header(ping, version=_ffi.HPROTO_VERSION + 1), [])[0] == -EPROTO
+    assert send(ping, [])[1] == _ffi.HREP_PONG
+    assert _helper.helper_pid() == helper
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=NEUTRAL_CWD,
+        env={**os.environ, "LXCPY_HELPER": "1"},
+    )
+
+
+# Run in the child after its test: what it left running (nothing).
+LEFT = """
+def left():
+    me = str(os.getpid())
+    out = []
+    for p in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        if p.isdigit() and stat[stat.rindex(")") + 2 :].split()[1] == me:
+            out.append(p)
+    return out
+"""
+
+
+def test_a_helper_of_another_version_refuses(container: lxcpy.Container) -> None:
+    r = run_python(
+        f"""
+        import os, time
+        import lxcpy
+        from lxcpy import _ffi, _helper
+        {textwrap.indent(LEFT, " " * 8).strip()}
+        ours = _ffi.HPROTO_VERSION
+        _ffi.HPROTO_VERSION = wrong = ours ^ 0x5A5A5A
+        c = lxcpy.Container({container.name!r}, {container.lxcpath!r})
+        t = time.monotonic()
+        try:
+            c.start()
+        except lxcpy.HelperError as e:
+            took = time.monotonic() - t
+            assert e.expected == wrong and e.found == ours, (e.expected, e.found)
+            assert e.path == _ffi.HELPER_PATH
+            assert str(wrong) in str(e) and str(ours) in str(e) and e.path in str(e), str(e)
+            assert took < 10, took
+            print("refused:", e)
+        assert not c.running
+        assert _helper.current_pid() is None
+        assert left() == [], left()
+        # This build's version: served.
+        _ffi.HPROTO_VERSION = ours
+        assert _helper.helper_pid() > 0
+        print("served")
+        """
+    )
+    assert "refused: " in r.stdout and "served" in r.stdout, r.stdout + r.stderr
+    assert "from another build" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("exec sleep 60", "said no hello within 1 s"),
+        ("exit 0", "exited before it said hello"),
+        ("printf xx >&3; exec sleep 60", "sent no hello this build understands"),
+    ],
+)
+def test_a_helper_that_says_no_hello_is_refused(tmp_path: Path, script: str, message: str) -> None:
+    fake = tmp_path / "lxcpy-helper"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    r = run_python(
+        f"""
+        import os, time
+        import lxcpy
+        from lxcpy import _ffi, _helper
+        {textwrap.indent(LEFT, " " * 8).strip()}
+        _ffi.HELPER_PATH = {str(fake)!r}
+        _helper._HELLO_WITHIN = 1.0
+        t = time.monotonic()
+        try:
+            _helper.helper_pid()
+        except lxcpy.HelperError as e:
+            assert e.path == {str(fake)!r} and e.path in str(e) and e.found is None
+            assert str(_ffi.HPROTO_VERSION) in str(e)
+            print("refused:", e, time.monotonic() - t)
+        assert left() == [], left()
+        print("nothing left")
+        """
+    )
+    assert "refused: " in r.stdout and "nothing left" in r.stdout, r.stdout + r.stderr
+    assert message in r.stdout
+    took = float(r.stdout.split()[-3])
+    assert took < 8, took
