@@ -361,7 +361,7 @@ def scenario_sigint_handles(
     rounds, span = (150, 0.004) if spec["op"] == "open" else (25, 0.06)
     if spec["op"] == "open":
         lxcpy.Container(name, lxcpath).close()  # an undefined name: nothing on disk
-    copies_left = 0
+    copies_left = completed_on_return = 0
     for _ in range(rounds):
         made: list[lxcpy.Container] = []
 
@@ -381,7 +381,15 @@ def scenario_sigint_handles(
             made[0].destroy()
             made[0].close()
         elif spec["op"] == "clone" and os.path.lexists(os.path.join(lxcpath, name)):
-            copies_left += 1  # an interrupted clone() left its copy
+            # A Ctrl-C on clone()'s way back, after the copy was complete
+            # (in the method guard's epilogue), loses the return value, as
+            # it would one statement later: the copy is whole, not
+            # half-made. A half-made one is the defect.
+            with lxcpy.Container(name, lxcpath) as left:
+                if left.defined:
+                    completed_on_return += 1
+                else:
+                    copies_left += 1
             undo(lxcpath)
     probe = lxcpy.Container(name, lxcpath)
     try:
@@ -389,7 +397,8 @@ def scenario_sigint_handles(
             "outcome": "KeyboardInterrupt",
             "counts": counts,
             "state_ok": not probe.defined and not copies_left,
-            "state": f"defined={probe.defined}, copies left by interrupted clones: {copies_left}",
+            "state": f"defined={probe.defined}, half-made copies left: {copies_left}, "
+            f"whole ones (Ctrl-C on the way back): {completed_on_return}",
         }
     finally:
         probe.close()
