@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from lxcpy import _attachable, _ffi, _helper, _sigint, _validate
+from lxcpy import _attach_ready, _ffi, _helper, _sigint, _validate
 from lxcpy._attach_options import (
     DEFAULT,
     AttachOptions,
@@ -36,7 +36,7 @@ from lxcpy._attach_options import (
     options,
     resolve,
 )
-from lxcpy._check import LogCapture, Operation
+from lxcpy._operation import LogCapture, Operation
 from lxcpy._pychild import child_function
 from lxcpy._stdio import PIPE, check_std, close, pipe, plumb
 from lxcpy.errors import AttachError, ExitStatusLostError, NotRunningError
@@ -124,7 +124,7 @@ def release(c: Container) -> None:
     """Free the attach handles of a Container being closed (or whose handle
     is replaced: renamed, destroyed), and what it knew of the container's
     init. Handles in use are freed when their attach returns them."""
-    _attachable.release(c)
+    _attach_ready.release(c)
     with _pools_lock:
         pool = _pools.pop(c, [])
     for lease in pool:
@@ -205,7 +205,7 @@ def _spawn(
 ) -> Process:
     for value, what in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
         check_std(value, what)
-    init_pid = _attachable.check(c)
+    init_pid = _attach_ready.check(c)
     if opts.user is not None or opts.group is not None or opts.groups:
         init_pid = init_pid or c.init_pid or 0
         if init_pid <= 0:
@@ -260,7 +260,7 @@ def _spawn(
                 else:
                     # What a failed attach leaves open of the init is closed:
                     # known by what the kept pidfd of it is.
-                    known = _attachable.init_id(c)
+                    known = _attach_ready.init_id(c)
                     if callable(target):
                         rc, pid = _ffi.attach_call(
                             h, resolved, p.lxc, p.child, err_w, target, init_pid, known
@@ -315,8 +315,8 @@ def _fail(op: Operation, c: Container, init_pid: int, message: str) -> NoReturn:
     "Cannot allocate memory - Failed to clone attached process"), else
     AttachError; with liblxc's reason in the details either way."""
     if (
-        _attachable.init_exited(c)
-        or (init_pid > 0 and _attachable.exiting(init_pid))
+        _attach_ready.init_exited(c)
+        or (init_pid > 0 and _attach_ready.exiting(init_pid))
         or _ffi.state(op.handle) not in _ALIVE
     ):
         op.fail(f"the container stopped while attaching ({message})", error=NotRunningError)
@@ -505,7 +505,7 @@ def attach_shell(c: Container, opts: Options, shell: Any) -> int:
     """The user's shell (from the container's passwd; /bin/sh otherwise) on
     the caller's terminal. Like os.system, the caller ignores SIGINT and
     SIGQUIT until the shell exits (they are the shell's)."""
-    init_pid = _attachable.check(c) or c.init_pid
+    init_pid = _attach_ready.check(c) or c.init_pid
     if shell is None:
         shell = "/bin/sh"
         if init_pid:

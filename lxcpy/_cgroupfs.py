@@ -5,7 +5,7 @@ Which hierarchy carries which controller and where each is mounted
 (``layout``, public as ``lxcpy.cgroup_layout``), the cgroups of a process
 (``process_cgroups``) and the files that tell whether a process's cgroup
 is frozen (``freeze_files``). Used by the statistics (lxcpy.cgroup), the
-attach check (lxcpy._attachable) and freeze() (lxcpy.container). Where a
+attach check (lxcpy._attach_ready) and freeze() (lxcpy.container). Where a
 container's own cgroups are is liblxc's business (get/set_cgroup_item);
 the C shim moves a start's child out of the monitor cgroup by itself
 (csrc/common/core.c), since it does so after fork.

@@ -2,7 +2,7 @@
 
 Any method of a Container may be called from any thread, and ``close()``
 may come while another thread is still inside a call on the same object.
-So the handle (and its log memfd, see lxcpy._check) is not released by
+So the handle (and its log memfd, see lxcpy._operation) is not released by
 ``close()`` itself: ``close()`` marks the object closed at once (new calls
 raise ``ValueError``), and the handle goes when the last call in flight
 returns. The same holds for a handle that ``destroy()`` or ``rename()``
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 from lxcpy import _ffi
-from lxcpy._check import LogCapture
+from lxcpy._operation import LogCapture
 
 __all__ = ["HandleRef", "Slot", "guard_methods"]
 

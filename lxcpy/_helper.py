@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from lxcpy import _ffi, _sigint
-from lxcpy._check import LOG_LEVEL
+from lxcpy._operation import LOG_LEVEL
 from lxcpy.errors import HelperError
 
 __all__ = [

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from lxcpy import _ffi, _helper, _sigint
 
 if TYPE_CHECKING:
-    from lxcpy._check import Operation
+    from lxcpy._operation import Operation
 
 __all__ = ["create", "describe", "finish", "result_code", "run_child", "start", "wait_worker"]
 

@@ -24,8 +24,8 @@ from lxcpy import fds as _fds
 from lxcpy import network as _network
 from lxcpy import snapshot as _snapshot
 from lxcpy._cgroupfs import host_layout
-from lxcpy._check import Operation
 from lxcpy._handles import Slot, guard_methods
+from lxcpy._operation import Operation
 from lxcpy._system import default_lxcpath
 from lxcpy.cgroup import Cgroup, Stats
 from lxcpy.config import Config, validated_items
@@ -136,8 +136,8 @@ class Container:
         return self._slot.current().handle
 
     def _op(self, name: str, error: type[LxcError] | None = None) -> Operation:
-        """The checked-call context for one operation (see lxcpy._check);
-        ``error`` overrides the class that _check.ERRORS picks by name."""
+        """The checked-call context for one operation (see lxcpy._operation);
+        ``error`` overrides the class that _operation.ERRORS picks by name."""
         h, capture = self._slot.current()
         return Operation(capture, h, self._name, name, error)
 

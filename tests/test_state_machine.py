@@ -201,7 +201,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if err is lxcpy.NotDefinedError:
             err = (
                 lxcpy.NotRunningError
-            )  # run() says "not running" for both (lxcpy._attachable.check)
+            )  # run() says "not running" for both (lxcpy._attach_ready.check)
         if fails:
             e = expect(
                 lambda: m.handle.run(["sh", "-c", "exit 3"], check=True),  # type: ignore[union-attr]
