@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
-from lxcpy import _validate
+from lxcpy import _undo, _validate, _worker
 from lxcpy.config import validated_items
 from lxcpy.container import Container
 from lxcpy.errors import LxcError
@@ -20,7 +21,10 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     template (or, with ``base=<Container>``, an overlay snapshot clone of a
     stopped base, which takes milliseconds), starts it, and yields it
     RUNNING. On leaving the block, normally, by exception or by
-    KeyboardInterrupt, the container is stopped and destroyed.
+    KeyboardInterrupt, the container is stopped and destroyed. If starting
+    it raises (Ctrl-C included), that goes up within about a second and
+    the container is stopped and destroyed by a thread of lxcpy's once
+    liblxc's monitor takes requests (see ``Container.start``).
 
     ``lxcpath`` defaults to the base's lxcpath, else to the default lxcpath;
     ``name`` defaults to a fresh ``lxcpy-<hex>``.
@@ -80,6 +84,7 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     def __enter__(self) -> Container:
         if self._container is not None:
             raise RuntimeError("ephemeral() is not reentrant")
+        starting = False
         try:
             if self._base is not None:
                 c = self._base.clone(
@@ -95,9 +100,13 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
                 self._container = c
                 c.create(self._template, self._args, backend=self._backend, config=self._config)
             assert self._timeout is not None
+            starting = True
             c.start(timeout=self._timeout)
         except BaseException:
-            self._cleanup()
+            if starting:
+                self._cleanup_after_start()
+            else:
+                self._cleanup()
             raise
         return c
 
@@ -108,6 +117,20 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
         tb: TracebackType | None,
     ) -> None:
         self._cleanup()
+
+    def _cleanup_after_start(self) -> None:
+        """After a start() that raised: liblxc's monitor may still be too
+        busy starting to take a stop (see lxcpy._undo), so the stop and the
+        destroy go to lxcpy's thread, waited for about a second here (and
+        at the interpreter's exit)."""
+        c, self._container = self._container, None
+        if c is None:
+            return
+        undo = _undo.StartUndo(c.name, c.lxcpath, destroy=True)
+        c.close()
+        deadline = time.monotonic() + _undo.WAIT
+        _worker.finish(undo.start)
+        _worker.finish(lambda: undo.wait(deadline))
 
     def _cleanup(self) -> None:
         c, self._container = self._container, None

@@ -20,6 +20,7 @@ ends that wait).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
@@ -43,13 +44,15 @@ _in_flight: set[StartUndo] = set()
 
 class StartUndo:
     """Stop the container ``name`` in ``lxcpath`` unless it is STOPPED,
-    and wait until it is, in a daemon thread."""
+    and wait until it is (then, with ``destroy``, destroy it), in a daemon
+    thread."""
 
-    __slots__ = ("_done", "_lxcpath", "_name", "_thread")
+    __slots__ = ("_destroy", "_done", "_lxcpath", "_name", "_thread")
 
-    def __init__(self, name: str, lxcpath: str) -> None:
+    def __init__(self, name: str, lxcpath: str, *, destroy: bool = False) -> None:
         self._name = name
         self._lxcpath = lxcpath
+        self._destroy = destroy  # then destroy it once STOPPED (ephemeral())
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lxcpy-undo-start", daemon=True)
 
@@ -73,8 +76,11 @@ class StartUndo:
                 return
             try:
                 _stop_until_stopped(h, time.monotonic() + LIMIT)
+                stopped = _ffi.state(h) == _STOPPED
             finally:
                 _ffi.handle_free(h)
+            if self._destroy and stopped:
+                _destroy(self._name, self._lxcpath)
         finally:
             self._done.set()
             with _lock:
@@ -93,6 +99,17 @@ def _stop_until_stopped(h: _ffi.Handle, deadline: float) -> None:
         if time.monotonic() >= deadline:
             return
         time.sleep(_RETRY)
+
+
+def _destroy(name: str, lxcpath: str) -> None:
+    # Through Container: destroy's checks (nothing outside the container's
+    # directory) apply here too.
+    from lxcpy.container import Container
+    from lxcpy.errors import LxcError
+
+    with Container(name, lxcpath) as c, contextlib.suppress(LxcError):
+        if c.defined:
+            c.destroy(snapshots=True)
 
 
 def wait_all(timeout: float = LIMIT) -> None:

@@ -413,6 +413,32 @@ def test_ctrl_c_during_a_slow_start_hook_is_bounded(
     assert_stays_stopped(container, settle=60)
 
 
+def test_ctrl_c_during_a_slow_ephemeral_start_is_prompt(
+    base: lxcpy.Container, lxcpath: str, tmp_path: Path
+) -> None:
+    # ephemeral() must not wait out liblxc's busy monitor to destroy what
+    # it made: the stop and the destroy go to lxcpy's thread (the VM's
+    # emulated starts made that 12-20 s; a 4 s hook does it here).
+    hook = tmp_path / "slow-hook"
+    hook.write_text("#!/bin/sh\nsleep 4\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+
+    def enter() -> None:
+        with lxcpy.ephemeral(
+            base=base, lxcpath=lxcpath, name="eph", config={"lxc.hook.pre-start": str(hook)}
+        ):
+            time.sleep(30)
+
+    took = interrupt(enter, 0.5)
+    assert took < PROMPT
+    deadline = time.monotonic() + 60
+    while os.path.lexists(os.path.join(lxcpath, "eph")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lxcpy.list_containers(lxcpath) == []
+    assert not os.path.lexists(os.path.join(lxcpath, "eph"))
+    assert monitors(lxcpath, "eph") == []
+
+
 EXIT_SCRIPT = """
 import os, signal, sys, threading, time
 import lxcpy
