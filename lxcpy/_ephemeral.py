@@ -121,14 +121,14 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
     def _cleanup_after_start(self) -> None:
         """After a start() that raised: liblxc's monitor may still be too
         busy starting to take a stop (see lxcpy._undo), so the stop and the
-        destroy go to lxcpy's thread, waited for about a second here (and
-        at the interpreter's exit)."""
+        destroy go to lxcpy's thread, waited for only briefly here (start()
+        already waited about a second), and at the interpreter's exit."""
         c, self._container = self._container, None
         if c is None:
             return
         undo = _undo.StartUndo(c.name, c.lxcpath, destroy=True)
         c.close()
-        deadline = time.monotonic() + _undo.WAIT
+        deadline = time.monotonic() + _undo.WAIT / 4
         _worker.finish(undo.start)
         _worker.finish(lambda: undo.wait(deadline))
 
