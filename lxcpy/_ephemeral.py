@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
-from lxcpy import _undo, _validate, _worker
+from lxcpy import _undo, _validate
 from lxcpy.config import validated_items
 from lxcpy.container import Container
 from lxcpy.errors import LxcError
@@ -126,11 +125,9 @@ class ephemeral:  # used like a function, as contextlib's are (hence lower case)
         c, self._container = self._container, None
         if c is None:
             return
-        undo = _undo.StartUndo(c.name, c.lxcpath, destroy=True)
+        name, lxcpath = c.name, c.lxcpath
         c.close()
-        deadline = time.monotonic() + _undo.WAIT / 4
-        _worker.finish(undo.start)
-        _worker.finish(lambda: undo.wait(deadline))
+        _undo.stop_in_background(name, lxcpath, _undo.WAIT / 4, destroy=True)
 
     def _cleanup(self) -> None:
         c, self._container = self._container, None

@@ -25,9 +25,9 @@ import os
 import threading
 import time
 
-from lxcpy import _ffi
+from lxcpy import _ffi, _worker
 
-__all__ = ["LIMIT", "WAIT", "StartUndo", "wait_all"]
+__all__ = ["LIMIT", "WAIT", "StartUndo", "stop_in_background", "wait_all"]
 
 # How long start() waits for the stop before its exception goes up.
 WAIT = 1.0
@@ -85,6 +85,15 @@ class StartUndo:
             self._done.set()
             with _lock:
                 _in_flight.discard(self)
+
+
+def stop_in_background(name: str, lxcpath: str, wait: float, *, destroy: bool = False) -> None:
+    """Start a ``StartUndo`` for the container and wait for it at most
+    ``wait`` seconds, through further Ctrl-Cs (each step is bounded)."""
+    deadline = time.monotonic() + wait
+    undo = StartUndo(name, lxcpath, destroy=destroy)
+    _worker.finish(undo.start)
+    _worker.finish(lambda: undo.wait(deadline))
 
 
 def _stop_until_stopped(h: _ffi.Handle, deadline: float) -> None:

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from lxcpy import _ffi, _validate
-from lxcpy._cgroupfs import CgroupLayout
+from lxcpy._cgroupfs import CgroupLayout, host_layout
 from lxcpy._cgroupfs import layout as cgroup_layout
 from lxcpy._handles import guard_methods
 from lxcpy.errors import CgroupError
@@ -199,7 +199,7 @@ def stats(container: Container) -> Stats:
     """Read the running container's statistics (see ``Stats``)."""
     c = container
     c._need_running("stats")
-    layout = cgroup_layout()
+    layout = host_layout()
     h = c._handle()
 
     def get(key: str) -> str | None:

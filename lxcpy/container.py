@@ -373,10 +373,7 @@ class Container:
         (lxcpy._undo), waiting about a second for STOPPED through further
         Ctrl-Cs; if liblxc's monitor is still busy starting, the stop is
         completed by a thread of its own as soon as the monitor answers."""
-        deadline = time.monotonic() + _undo.WAIT
-        undo = _undo.StartUndo(self._name, self._lxcpath)
-        _worker.finish(undo.start)
-        _worker.finish(lambda: undo.wait(deadline))
+        _undo.stop_in_background(self._name, self._lxcpath, _undo.WAIT)
 
     def stop(self) -> None:
         """Kill the container (SIGKILL to its init) and wait until it stopped."""
