@@ -61,8 +61,8 @@ test: install
 	LXCPY_HELPER=0 $(VENV)/bin/pytest -q -p no:cacheprovider tests
 
 # The suite, both modes, in a Debian 12 VM with cgroup v2, AppArmor and
-# systemd (../shared/tools/vm/: software emulation, over 90 minutes a mode
-# for the 446 tests of 2026-12-01, so up to 4 hours allowed; too slow
+# systemd (../shared/tools/vm/: software emulation, 61 minutes for the 492
+# tests in helper mode on 2026-12-01, so up to 4 hours allowed; too slow
 # for CI). VM_CMD narrows it, e.g. VM_CMD='make install && .venv/bin/pytest -q tests/test_cgroup.py'
 # (make expands it: write a shell $ as $$).
 VM ?= ../shared/tools/vm/vm.sh
@@ -72,7 +72,9 @@ test-vm:
 
 # The sanitizer runtime is preloaded into each Python of the venv by
 # tests/sanitize/lxcpy_sanitize.py (a .pth start-up hook); run.sh sets the
-# options and fails on any report, from lxcpy-helper and forked children too.
+# options and fails on any report, from lxcpy-helper and forked children too
+# (in-process, without the tests where threads attach at once: ASan's
+# allocator is not fork-safe, see run.sh).
 test-asan: deps
 	test -x $(SAN_VENV)/bin/python || $(PYTHON) -m venv $(SAN_VENV)
 	LXCPY_SANITIZE=1 $(SAN_VENV)/bin/pip install -q ".[test]"
@@ -90,6 +92,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_attach.py
 	$(VENV)/bin/python benchmarks/bench_run_heap.py
 	$(VENV)/bin/python benchmarks/bench_helper.py
+	$(VENV)/bin/python benchmarks/bench_concurrency.py $(if $(BEFORE),--before $(BEFORE))
 
 # Not a test: thousands of run()s and start/stop cycles, printing the fds,
 # RSS, zombies and cgroup directories of the caller and of the helper.

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import lxcpy
-from lxcpy import _helper
+from lxcpy import _testing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers import _reap_lxcpath, cgroup_dirs, zombie_children
@@ -49,7 +49,7 @@ def _fds(pid: int | str) -> int | None:
 
 
 def report(label: str, name: str, list_dirs: bool = True) -> dict[str, object]:
-    hpid = _helper.current_pid()
+    hpid = _testing.current_helper_pid()
     figures: dict[str, object] = {
         "fds": _fds("self"),
         "rss_kib": _rss_kib("self"),

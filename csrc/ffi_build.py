@@ -1,7 +1,9 @@
 """Build script for lxcpy._lxc, the cffi extension (API, out-of-line mode).
 
 It never imports lxcpy. It finds liblxc with pkg-config, declares only the
-shim (``decl/constants.cdef`` and the ``decl/*.decl.h`` files) and compiles
+shim (``decl/constants.cdef`` and the ``decl/*.decl.h`` files, whose uses of
+the attach options' list, ``common/attach_table.h``, the C preprocessor
+expands for cdef) and compiles
 ``common/*.c`` and ``ext/*.c`` into the extension. setup.py also reads
 ``lxc_flags()``, ``INCLUDE_DIRS``, ``HELPER_SOURCES`` (``helper/*.c`` and
 ``common/*.c``), ``COMPILE_ARGS`` and ``LINK_ARGS`` from here to build the
@@ -16,10 +18,12 @@ has ``libasan.so`` preloaded (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``)
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from cffi import FFI
@@ -83,13 +87,46 @@ if SANITIZE:
 LINK_ARGS = ["-fsanitize=address,undefined"] if SANITIZE else []
 
 
+# The headers whose macros a decl file may use (cdef knows no macros):
+# attach_table.h, the attach options' one list, which struct
+# lxcpy_attach_opts expands. It includes nothing.
+EXPANDED = [COMMON / "attach_table.h"]
+# A line of a decl file that is one use of such a macro (LXCPY_NAME(...)).
+_MACRO_LINE = re.compile(r"^\s*LXCPY_[A-Z0-9_]+\(.*\)\s*$")
+
+
+def _preprocess(lines: list[str]) -> list[str]:
+    """lines as the C preprocessor expands them with the EXPANDED headers
+    (one line each): the compiler's own expansion, so that cdef and the
+    compiler read the same declarations."""
+    if not lines:
+        return []
+    marker = "@@lxcpy-line@@"
+    src = "".join(f'#include "{h.name}"\n' for h in EXPANDED)
+    src += "".join(f"{marker}\n{ln}\n" for ln in lines)
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    cmd = [*cc, "-E", "-P", *(f"-I{h.parent}" for h in EXPANDED), "-x", "c", "-"]
+    try:
+        out = subprocess.run(cmd, input=src, check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"lxcpy's build needs a C compiler ({shlex.join(cmd)} failed: {e})")
+    parts = out.split(marker)[1:]
+    if len(parts) != len(lines):
+        sys.exit(f"the C preprocessor's output of {lines} was not understood: {out!r}")
+    return [" ".join(p.split()) for p in parts]
+
+
 def _cdef() -> str:
     """The constants file, then every ``*.decl.h`` without its preprocessor
-    lines (the include guard), which the C compiler reads as they are."""
+    lines (the include guard), which the C compiler reads as they are; a
+    line that uses a macro of EXPANDED is replaced by its expansion."""
     parts = [(DECL / "constants.cdef").read_text()]
     for decl in DECLS:
-        lines = decl.read_text().splitlines()
-        parts.append("\n".join(ln for ln in lines if not ln.lstrip().startswith("#")))
+        lines = [ln for ln in decl.read_text().splitlines() if not ln.lstrip().startswith("#")]
+        uses = [i for i, ln in enumerate(lines) if _MACRO_LINE.match(ln)]
+        for i, text in zip(uses, _preprocess([lines[i] for i in uses]), strict=True):
+            lines[i] = text
+        parts.append("\n".join(lines))
     return "\n".join(parts)
 
 
@@ -100,9 +137,9 @@ def build() -> FFI:
     includes = "".join(f'#include "{d.name}"\n' for d in DECLS)
     builder.set_source(
         "lxcpy._lxc",
-        # hproto.h: what the helper protocol's table generates (the
-        # LXCPY_HOP_* and LXCPY_HFD_* values cffi takes from the compiler).
-        '#include "lxcpy_shim.h"\n' + includes + '#include "hproto.h"\n',
+        # wire.h: what the helper protocol's table generates (the
+        # LXCPY_OP_* and LXCPY_FD_* values cffi takes from the compiler).
+        '#include "lxcpy_shim.h"\n' + includes + '#include "wire.h"\n',
         sources=[os.path.relpath(s) for s in EXTENSION_SOURCES],
         include_dirs=[*INCLUDE_DIRS, *include_dirs],
         library_dirs=library_dirs,

@@ -14,6 +14,7 @@ log, which the child writes too).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import signal
@@ -21,11 +22,12 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from lxcpy import _attach_ready, _ffi, _helper, _sigint, _validate
+from lxcpy import _attach_ready, _ffi, _helper, _sigint, _validate, _worker
 from lxcpy._attach_options import (
     DEFAULT,
     AttachOptions,
@@ -153,9 +155,13 @@ def spawn(
     text: bool,
     encoding: str | None,
     errors: str | None,
+    deadline: float | None = None,
 ) -> Process:
     """Attach ``target`` (an argv to execute, or a Python child function)
-    and return its Process once it runs (the program executed).
+    and return its Process once it runs (the program executed). Not
+    running by ``deadline`` (a time.monotonic() value: a container or
+    monitor that does not answer): subprocess.TimeoutExpired, and nothing
+    of the attempt is left running.
 
     A Ctrl-C that comes meanwhile is held back until the process (if any)
     is known, then it is killed and reaped and KeyboardInterrupt raised: a
@@ -164,7 +170,7 @@ def spawn(
     with _sigint.held() as held:
         try:
             proc = _spawn(
-                c, target, args, opts, stdin, stdout, stderr, text, encoding, errors, held
+                c, target, args, opts, stdin, stdout, stderr, text, encoding, errors, held, deadline
             )
         except BaseException as e:
             if held.pending and not isinstance(e, KeyboardInterrupt):
@@ -202,11 +208,15 @@ def _spawn(
     encoding: str | None,
     errors: str | None,
     held: _sigint.Held,
+    deadline: float | None,
 ) -> Process:
     for value, what in ((stdin, "stdin"), (stdout, "stdout"), (stderr, "stderr")):
         check_std(value, what)
-    init_pid = _attach_ready.check(c)
-    if opts.user is not None or opts.group is not None or opts.groups:
+    try:
+        init_pid = _attach_ready.check(c, deadline, held)
+    except _attach_ready.CheckTimeout:
+        raise subprocess.TimeoutExpired(args, 0.0) from None
+    if opts.names_ids:
         init_pid = init_pid or c.init_pid or 0
         if init_pid <= 0:
             raise NotRunningError(
@@ -222,6 +232,9 @@ def _spawn(
     p = plumb(stdin, stdout, stderr)
     err_r = err_w = -1
     remote: _helper.Remote | None = None
+    # An in-process attach given up on (its deadline passed while liblxc
+    # waited for the monitor): its thread owns the lease and the fds now.
+    handed_off = False
     try:
         err_r, err_w = pipe()
         lease = _lease(c)
@@ -230,14 +243,14 @@ def _spawn(
             with op:
                 h = op.handle
                 sent = None
-                if not callable(target) and _helper.enabled():
+                if _worker.attach_in_helper(target):
                     cmd, logfd = target, _ffi.log_fd(h)
 
                     def send(ctl: int) -> int:
                         # Once sent, the request holds its own references to
                         # the child's fds: ours go now, while the helper works.
                         nonlocal err_w
-                        fd = _ffi.hsend_attach(
+                        fd = _ffi.send_attach(
                             ctl,
                             _ffi.enc(c.name),
                             _ffi.enc_path(c.lxcpath),
@@ -254,21 +267,36 @@ def _spawn(
                             p.close_temp()
                         return fd
 
-                    sent = _helper_attach(op, send, held)
+                    sent = _helper_attach(op, send, held, args, deadline)
                 if sent is not None:
                     rc, pid, remote = sent
                 else:
                     # What a failed attach leaves open of the init is closed:
                     # known by what the kept pidfd of it is.
                     known = _attach_ready.init_id(c)
-                    if callable(target):
-                        rc, pid = _ffi.attach_call(
-                            h, resolved, p.lxc, p.child, err_w, target, init_pid, known
-                        )
-                    else:
-                        rc, pid = _ffi.attach_run(
-                            h, resolved, p.lxc, p.child, err_w, target, init_pid, known
-                        )
+                    w, tgt = err_w, target
+
+                    def call() -> tuple[int, int]:
+                        if callable(tgt):
+                            with _helper.fork_exempt():
+                                return _ffi.attach_call(
+                                    h, resolved, p.lxc, p.child, w, tgt, init_pid, known
+                                )
+                        return _ffi.attach_run(h, resolved, p.lxc, p.child, w, tgt, init_pid, known)
+
+                    # In a thread of its own (see _bounded): the deadline
+                    # or a Ctrl-C hands what comes later to that thread.
+                    late = _Late(lease, p, err_r, err_w)
+                    handed = [False]
+                    try:
+                        got = _bounded(call, deadline, held, late, op.fail, handed)
+                    finally:
+                        handed_off = handed[0]
+                    if got is None:
+                        if held.pending:
+                            raise KeyboardInterrupt
+                        raise subprocess.TimeoutExpired(args, 0.0)
+                    rc, pid = got
                 if err_w >= 0:
                     close(err_w)
                     err_w = -1
@@ -286,15 +314,17 @@ def _spawn(
                     _reap(pid, remote)
                     _raise_child_error(*failed[0], target, opts)
         finally:
-            _unlease(c, lease)
+            if not handed_off:
+                _unlease(c, lease)
     except BaseException:
-        p.close_all()
+        if not handed_off:
+            p.close_all()
         if remote is not None:
             remote.close()
         raise
     finally:
         for fd in (err_r, err_w):
-            if fd >= 0:
+            if fd >= 0 and not handed_off:
                 close(fd)
     return Process(
         args,
@@ -307,6 +337,105 @@ def _spawn(
         errors=errors,
         remote=remote,
     )
+
+
+def _kill_reap(pid: int) -> None:
+    """Kill and reap a child attached for a caller that gave up."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+class _Late:
+    """What an in-process attach given up on leaves to its thread: once
+    liblxc returns, the process it attached (if any) is killed and reaped,
+    and the fds and the handle closed."""
+
+    def __init__(self, lease: _Lease, p: Any, err_r: int, err_w: int) -> None:
+        self.lease, self.p, self.fds = lease, p, (err_r, err_w)
+
+    def __call__(self, got: tuple[int, int] | None) -> None:
+        if got is not None and got[1] > 0:
+            _kill_reap(got[1])
+        for fd in self.fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    close(fd)
+        self.p.close_all()
+        _ffi.handle_free(self.lease.handle)
+
+
+def _bounded(
+    call: Callable[[], tuple[int, int]],
+    deadline: float | None,
+    held: _sigint.Held,
+    late: Callable[[tuple[int, int] | None], None],
+    fail: Callable[[str], NoReturn],
+    handed: list[bool],
+) -> tuple[int, int] | None:
+    """call() (an in-process attach) in a thread of its own, never in the
+    caller's: liblxc first asks the container's monitor, which may not
+    answer, and leaks the init's pidfd when called from a single-threaded
+    process (csrc/common/attach_run.c). None once ``deadline`` (None: none)
+    passed or a Ctrl-C came first: the thread then calls late() with what
+    call() returned (None if it raised) when it returns, and handed[0] is
+    set (also when the wait raised); fail() when no thread can be started."""
+    box: list[tuple[int, int] | BaseException] = []
+    done = threading.Event()
+    lock = threading.Lock()
+    gave_up = False
+
+    def run() -> None:
+        got: tuple[int, int] | BaseException
+        try:
+            got = call()
+        except BaseException as e:
+            got = e
+        with lock:
+            box.append(got)
+            left = gave_up
+            done.set()
+        if left:
+            late(None if isinstance(got, BaseException) else got)
+
+    # The caller's context variables go with it (into attach(func)'s child).
+    ctx = contextvars.copy_context()
+    t = threading.Thread(target=ctx.run, args=(run,), name="lxcpy-attach", daemon=True)
+    try:
+        t.start()
+    except RuntimeError as e:  # "can't start new thread": nothing ran
+        fail(f"could not start a thread to attach in ({e})")
+    try:
+        while True:
+            left = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            if done.wait(left):
+                break
+            if held.pending or (deadline is not None and time.monotonic() >= deadline):
+                with lock:
+                    if not done.is_set():
+                        gave_up = True
+                        handed[0] = True
+                        return None
+                break
+    except BaseException:
+        # Raised by a signal handler of the caller's own (held() leaves
+        # those alone): what liblxc still uses is the thread's now.
+        with lock:
+            if not done.is_set():
+                gave_up = True
+                handed[0] = True
+        if handed[0]:
+            raise
+        t.join()
+        got = box[0]
+        if not isinstance(got, BaseException) and got[1] > 0:
+            _kill_reap(got[1])  # attached for a caller that is gone
+        raise
+    t.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
 
 
 def _fail(op: Operation, c: Container, init_pid: int, message: str) -> NoReturn:
@@ -328,14 +457,20 @@ _ALIVE = ("RUNNING", "FROZEN", "FREEZING", "THAWED")
 
 
 def _helper_attach(
-    op: Operation, send: Callable[[int], int], held: _sigint.Held
+    op: Operation,
+    send: Callable[[int], int],
+    held: _sigint.Held,
+    args: Any,
+    deadline: float | None,
 ) -> tuple[int, int, _helper.Remote | None] | None:
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
     copy a small process, not this one). (rc, pid, remote); None when the
     request is too large for the helper (a huge environment): the caller
     then attaches in-process."""
     try:
-        sock, reply, pidfd, h = _helper.open_request_held(send, held)
+        sock, reply, pidfd, h = _helper.open_request_held(send, held, deadline)
+    except _helper.ReplyTimeout:
+        raise subprocess.TimeoutExpired(args, 0.0) from None
     except _helper.HelperLost as e:
         op.fail(f"lxcpy's helper process failed: {e}")
     except OSError as e:
@@ -344,11 +479,11 @@ def _helper_attach(
         raise
     if reply is None:
         # Ctrl-C, and no answer came in time: give up on the request.
-        os.close(sock)
+        _helper.close_request(sock)
         raise KeyboardInterrupt
     err, kind, _status, pid = reply
-    if err < 0 or kind != _ffi.HREP_STARTED:
-        os.close(sock)
+    if err < 0 or kind != _ffi.REPLY_STARTED:
+        _helper.close_request(sock)
         if pidfd >= 0:
             os.close(pidfd)
         return (err if err < 0 else -errno.EPROTO), -1, None
@@ -405,10 +540,11 @@ def popen(
     text: bool,
     encoding: str | None,
     errors: str | None,
+    deadline: float | None = None,
 ) -> Process:
     cmd = argv(args)
     text = _text_mode(text, encoding, errors)
-    return spawn(c, cmd, args, opts, stdin, stdout, stderr, text, encoding, errors)
+    return spawn(c, cmd, args, opts, stdin, stdout, stderr, text, encoding, errors, deadline)
 
 
 def attach(
@@ -472,19 +608,29 @@ def run(
         raise TypeError("input must be bytes unless text, encoding or errors is given")
     if not isinstance(input, str) and input is not None and text:
         raise TypeError("input must be str in text mode")
-    with popen(
-        c,
-        args,
-        opts,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        text=text,
-        encoding=encoding,
-        errors=errors,
-    ) as proc:
+    # The timeout bounds the whole call: the attach too (a container or
+    # monitor that does not answer).
+    deadline = None if limit is None else time.monotonic() + limit
+    try:
+        proc = popen(
+            c,
+            args,
+            opts,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=text,
+            encoding=encoding,
+            errors=errors,
+            deadline=deadline,
+        )
+    except subprocess.TimeoutExpired as exc:
+        exc.timeout = timeout if timeout is not None else 0.0
+        raise
+    with proc:
         try:
-            out, err = proc.communicate(input, timeout=limit)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            out, err = proc.communicate(input, timeout=left)
         except subprocess.TimeoutExpired as exc:
             proc.kill()
             proc.wait()

@@ -1,17 +1,27 @@
-"""The attach options: checked (``options``, before anything runs), then
-resolved to numbers (``resolve``: user and group names looked up in the
-container's own /etc/passwd and /etc/group).
+"""The attach options: one table (OPTIONS: each option's keyword, check,
+default and the member of the C struct its value goes to), next to the
+AttachOptions TypedDict of the public keywords. They are checked
+(``options``, before anything runs), then resolved to what the C struct
+takes (``resolve``: user and group names looked up in the container's own
+/etc/passwd and /etc/group) and marshalled member by member
+(lxcpy._ffi._attach_opts). The C side's one list is
+csrc/common/attach_table.h: adding an option is one entry in each (and a
+key in AttachOptions; tests check that the three agree).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from lxcpy import _ffi, _validate
 from lxcpy.namespace import Namespace
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 UserSpec = int | str
 
@@ -28,27 +38,11 @@ PERSONALITIES = {
 }
 
 
-# -- options --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Options:
-    """The attach options, validated; user and group names still unresolved."""
-
-    env: tuple[bytes, ...] = ()
-    clear_env: bool = False
-    keep_env: tuple[bytes, ...] = ()
-    cwd: bytes | None = None
-    user: UserSpec | None = None
-    group: UserSpec | None = None
-    groups: tuple[UserSpec, ...] | None = None
-    namespaces: int = -1
-    personality: int = -1
-    move_to_cgroup: bool = True
-    drop_capabilities: bool = True
-    no_new_privs: bool = False
-    lsm_label: bytes | None = None
-    remount_proc_sys: bool = False
+# -- the checks ---------------------------------------------------------------------
+#
+# Each takes what the caller passed (the option's default when nothing)
+# and the option's name, and returns the validated value, or raises
+# TypeError or ValueError.
 
 
 def _flag(value: Any, what: str) -> bool:
@@ -94,9 +88,101 @@ def _id_spec(value: Any, what: str) -> UserSpec:
     return value
 
 
+def _opt_id(value: Any, what: str) -> UserSpec | None:
+    return None if value is None else _id_spec(value, what)
+
+
+def _env(value: Any, what: str) -> tuple[bytes, ...]:
+    """NAME=value entries."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a mapping, not {type(value).__name__}")
+    out = []
+    for key, v in value.items():
+        k = _env_key(key, f"{what} key")
+        if not isinstance(v, (str, bytes)):
+            raise TypeError(f"{what} value of {key!r} must be str or bytes")
+        out.append(k + b"=" + _bytes(v, f"{what} value of {key!r}"))
+    return tuple(out)
+
+
+def _env_names(value: Any, what: str) -> tuple[bytes, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} must be a sequence of variable names")
+    return tuple(_env_key(k, f"{what} name") for k in value)
+
+
+def _cwd(value: Any, what: str) -> bytes | None:
+    if value is None:
+        return None
+    wd = _bytes(value, what)
+    if not wd:
+        raise ValueError(f"{what} must not be empty")
+    return wd
+
+
+def _groups(value: Any, what: str) -> tuple[UserSpec, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} must be a sequence of group ids or names")
+    return tuple(_id_spec(g, "group in groups") for g in value)
+
+
+_ALL_NAMESPACES = int(
+    Namespace.MOUNT
+    | Namespace.PID
+    | Namespace.UTS
+    | Namespace.IPC
+    | Namespace.USER
+    | Namespace.NET
+    | Namespace.CGROUP
+)
+
+
+def _namespaces(value: Any, what: str) -> int:
+    """CLONE_NEW* flags; -1: the container's."""
+    if value is None:
+        return -1
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be lxcpy.Namespace flags, not {value!r}")
+    if int(value) & ~_ALL_NAMESPACES:
+        raise ValueError(f"unknown namespace flags: {value!r}")
+    return int(value)
+
+
+def _personality(value: Any, what: str) -> int:
+    """-1: the container's."""
+    if value is None:
+        return -1
+    if isinstance(value, str):
+        if value not in PERSONALITIES:
+            raise ValueError(f"unknown {what} {value!r}")
+        return PERSONALITIES[value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 1 << 32:
+            raise ValueError(f"{what} out of range: {value}")
+        return value
+    raise TypeError(f"{what} must be an int or a name such as 'linux32'")
+
+
+def _label(value: Any, what: str) -> bytes | None:
+    if value is None:
+        return None
+    label = _ffi.enc(_validate.text(value, what))
+    if not label:
+        raise ValueError(f"{what} must not be empty")
+    return label
+
+
+# -- the options ------------------------------------------------------------------
+
+
 class AttachOptions(TypedDict, total=False):
     """The attach options that run(), popen(), attach() and attach_shell()
-    take as keywords (see Container.run)."""
+    take as keywords (see Container.run): one key per entry of OPTIONS,
+    in its order (a test checks)."""
 
     env: Mapping[str, str] | None
     clear_env: bool
@@ -114,94 +200,74 @@ class AttachOptions(TypedDict, total=False):
     remount_proc_sys: bool
 
 
-def options(
-    *,
-    env: Mapping[Any, Any] | None = None,
-    clear_env: bool = False,
-    keep_env: Iterable[Any] = (),
-    cwd: Any = None,
-    user: Any = None,
-    group: Any = None,
-    groups: Iterable[Any] | None = None,
-    namespaces: Any = None,
-    personality: Any = None,
-    move_to_cgroup: bool = True,
-    drop_capabilities: bool = True,
-    no_new_privs: bool = False,
-    lsm_label: Any = None,
-    remount_proc_sys: bool = False,
-) -> Options:
-    """Check every option (TypeError/ValueError) before anything runs."""
-    extra: list[bytes] = []
-    if env is not None:
-        if not isinstance(env, Mapping):
-            raise TypeError(f"env must be a mapping, not {type(env).__name__}")
-        for key, value in env.items():
-            k = _env_key(key, "env key")
-            if not isinstance(value, (str, bytes)):
-                raise TypeError(f"env value of {key!r} must be str or bytes")
-            extra.append(k + b"=" + _bytes(value, f"env value of {key!r}"))
-    if isinstance(keep_env, (str, bytes)) or not isinstance(keep_env, Iterable):
-        raise TypeError("keep_env must be a sequence of variable names")
-    keep = tuple(_env_key(k, "keep_env name") for k in keep_env)
-    wd = None
-    if cwd is not None:
-        wd = _bytes(cwd, "cwd")
-        if not wd:
-            raise ValueError("cwd must not be empty")
-    grps: tuple[UserSpec, ...] | None = None
-    if groups is not None:
-        if isinstance(groups, (str, bytes)) or not isinstance(groups, Iterable):
-            raise TypeError("groups must be a sequence of group ids or names")
-        grps = tuple(_id_spec(g, "group in groups") for g in groups)
-    ns = -1
-    if namespaces is not None:
-        if isinstance(namespaces, bool) or not isinstance(namespaces, int):
-            raise TypeError(f"namespaces must be lxcpy.Namespace flags, not {namespaces!r}")
-        ns = int(namespaces)
-        if ns & ~int(
-            Namespace.MOUNT
-            | Namespace.PID
-            | Namespace.UTS
-            | Namespace.IPC
-            | Namespace.USER
-            | Namespace.NET
-            | Namespace.CGROUP
-        ):
-            raise ValueError(f"unknown namespace flags: {namespaces!r}")
-    pers = -1
-    if personality is not None:
-        if isinstance(personality, str):
-            if personality not in PERSONALITIES:
-                raise ValueError(f"unknown personality {personality!r}")
-            pers = PERSONALITIES[personality]
-        elif isinstance(personality, int) and not isinstance(personality, bool):
-            if not 0 <= personality < 1 << 32:
-                raise ValueError(f"personality out of range: {personality}")
-            pers = personality
-        else:
-            raise TypeError("personality must be an int or a name such as 'linux32'")
-    label = None
-    if lsm_label is not None:
-        label = _ffi.enc(_validate.text(lsm_label, "lsm_label"))
-        if not label:
-            raise ValueError("lsm_label must not be empty")
-    return Options(
-        env=tuple(extra),
-        clear_env=_flag(clear_env, "clear_env"),
-        keep_env=keep,
-        cwd=wd,
-        user=None if user is None else _id_spec(user, "user"),
-        group=None if group is None else _id_spec(group, "group"),
-        groups=grps,
-        namespaces=ns,
-        personality=pers,
-        move_to_cgroup=_flag(move_to_cgroup, "move_to_cgroup"),
-        drop_capabilities=_flag(drop_capabilities, "drop_capabilities"),
-        no_new_privs=_flag(no_new_privs, "no_new_privs"),
-        lsm_label=label,
-        remount_proc_sys=_flag(remount_proc_sys, "remount_proc_sys"),
-    )
+@dataclass(frozen=True)
+class Option:
+    """One attach option: its keyword (an AttachOptions key), its check
+    (what the caller passed -> the validated value), its default (what
+    the caller passes by not passing it) and the member of struct
+    lxcpy_attach_opts its value goes to (csrc/common/attach_table.h
+    lists them), as _ffi._attach_opts sets that member's C type.
+    user, group and groups are names or numbers until resolve()."""
+
+    name: str
+    check: Callable[[Any, str], Any]
+    default: Any
+    member: str
+
+
+# The attach options, one entry each: their only list on the Python side.
+OPTIONS: tuple[Option, ...] = (
+    Option("env", _env, None, "extra_env"),
+    Option("clear_env", _flag, False, "clear_env"),
+    Option("keep_env", _env_names, (), "keep_env"),
+    Option("cwd", _cwd, None, "cwd"),
+    Option("user", _opt_id, None, "uid"),
+    Option("group", _opt_id, None, "gid"),
+    Option("groups", _groups, None, "groups"),
+    Option("namespaces", _namespaces, None, "namespaces"),
+    Option("personality", _personality, None, "personality"),
+    Option("move_to_cgroup", _flag, True, "move_to_cgroup"),
+    Option("drop_capabilities", _flag, True, "drop_capabilities"),
+    Option("no_new_privs", _flag, False, "no_new_privs"),
+    Option("lsm_label", _label, None, "lsm_label"),
+    Option("remount_proc_sys", _flag, False, "remount_proc_sys"),
+)
+_INDEX = {o.name: i for i, o in enumerate(OPTIONS)}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The attach options, validated: one value per entry of OPTIONS, in
+    its order, also by name (``o.cwd``); user and group names still
+    unresolved. Hashable: the key of resolve()'s cache."""
+
+    values: tuple[Any, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        i = _INDEX.get(name)
+        if i is None:
+            raise AttributeError(f"no attach option {name!r}")
+        return self.values[i]
+
+    @property
+    def names_ids(self) -> bool:
+        """A user, group or groups is given: resolve() reads the
+        container's /etc/passwd or /etc/group."""
+        return self.user is not None or self.group is not None or bool(self.groups)
+
+
+_DEFAULTS = tuple(o.check(o.default, o.name) for o in OPTIONS)
+
+
+def options(**given: Unpack[AttachOptions]) -> Options:
+    """Check every option given (TypeError/ValueError) before anything runs."""
+    values = list(_DEFAULTS)
+    for name, value in given.items():
+        i = _INDEX.get(name)
+        if i is None:
+            raise TypeError(f"options() got an unexpected keyword argument '{name}'")
+        values[i] = OPTIONS[i].check(value, name)
+    return Options(tuple(values))
 
 
 DEFAULT = options()
@@ -247,22 +313,30 @@ def lookup(rows: list[list[str]], spec: UserSpec, what: str, file: str) -> list[
 
 
 # Resolved options that name no user or group: the same every time.
-_resolved: dict[Options, _ffi.AttachOptions] = {}
+_resolved: dict[Options, _ffi.AttachFields] = {}
 
 
-def resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
-    """Numbers for user/group names, read in the container's /etc/passwd
-    and /etc/group (through /proc/<init pid>/root). A user's primary group
-    is used when no group is given."""
-    if o.user is None and o.group is None and o.groups is None:
+def resolve(o: Options, init_pid: int) -> _ffi.AttachFields:
+    """The options by member of struct lxcpy_attach_opts, with numbers for
+    user/group names, read in the container's /etc/passwd and /etc/group
+    (through /proc/<init pid>/root). A user's primary group is used when
+    no group is given."""
+    if not o.names_ids:
         done = _resolved.get(o)
         if done is None:
-            done = _resolve(o, init_pid)
+            done = _fields(o, _ids(o, init_pid))
             if len(_resolved) >= 64:
                 _resolved.clear()
             _resolved[o] = done
         return done
-    return _resolve(o, init_pid)
+    return _fields(o, _ids(o, init_pid))
+
+
+def _fields(o: Options, ids: Mapping[str, _ffi.AttachValue]) -> _ffi.AttachFields:
+    """Each option's value (ids' for those it has) by its member."""
+    return MappingProxyType(
+        {opt.member: ids.get(opt.name, value) for opt, value in zip(OPTIONS, o.values, strict=True)}
+    )
 
 
 def _file_id(row: list[str], field: int, spec: UserSpec, file: str) -> int:
@@ -274,44 +348,34 @@ def _file_id(row: list[str], field: int, spec: UserSpec, file: str) -> int:
     return int(text)
 
 
-def _resolve(o: Options, init_pid: int) -> _ffi.AttachOptions:
+def _ids(o: Options, init_pid: int) -> dict[str, _ffi.AttachValue]:
+    """The numbers of the user, group and groups options (by option name):
+    -1 for no user or group, None for no groups."""
+    user: UserSpec | None = o.user
+    group: UserSpec | None = o.group
+    groups_given: tuple[UserSpec, ...] | None = o.groups
     uid = gid = -1
-    if o.user is not None:
-        row = lookup(db(init_pid, "passwd"), o.user, "user", "passwd")
-        if isinstance(o.user, int):
-            uid = o.user
+    if user is not None:
+        row = lookup(db(init_pid, "passwd"), user, "user", "passwd")
+        if isinstance(user, int):
+            uid = user
         elif row is not None:
-            uid = _file_id(row, 2, o.user, "passwd")
+            uid = _file_id(row, 2, user, "passwd")
         primary = row[3] if row is not None and len(row) > 3 else ""
         if primary.isascii() and primary.isdigit() and int(primary) < _NO_ID:
             gid = int(primary)
-    if o.group is not None or o.groups:
+    if group is not None or groups_given:
         grp = db(init_pid, "group")
-    if o.group is not None:
-        row = lookup(grp, o.group, "group", "group")
-        if isinstance(o.group, int):
-            gid = o.group
+    if group is not None:
+        row = lookup(grp, group, "group", "group")
+        if isinstance(group, int):
+            gid = group
         else:
-            gid = _file_id(row, 2, o.group, "group") if row is not None else -1
+            gid = _file_id(row, 2, group, "group") if row is not None else -1
     groups = None
-    if o.groups is not None:
+    if groups_given is not None:
         groups = []
-        for g in o.groups:
+        for g in groups_given:
             row = lookup(grp, g, "group", "group") if isinstance(g, str) else None
             groups.append(g if isinstance(g, int) else _file_id(row, 2, g, "group") if row else 0)
-    return _ffi.AttachOptions(
-        namespaces=o.namespaces,
-        personality=o.personality,
-        uid=uid,
-        gid=gid,
-        move_to_cgroup=o.move_to_cgroup,
-        drop_capabilities=o.drop_capabilities,
-        no_new_privs=o.no_new_privs,
-        remount_proc_sys=o.remount_proc_sys,
-        clear_env=o.clear_env,
-        extra_env=o.env,
-        keep_env=o.keep_env,
-        lsm_label=o.lsm_label,
-        groups=groups,
-        cwd=o.cwd,
-    )
+    return {"user": uid, "group": gid, "groups": groups}

@@ -18,10 +18,11 @@ import os
 import re
 import select
 import threading
+import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lxcpy import _ffi
+from lxcpy import _ffi, _sigint
 from lxcpy._cgroupfs import FreezeFile, freeze_files
 from lxcpy.errors import AttachError, NotRunningError
 from lxcpy.state import State
@@ -29,7 +30,11 @@ from lxcpy.state import State
 if TYPE_CHECKING:
     from lxcpy.container import Container
 
-__all__ = ["check", "exiting", "init_exited", "init_id", "release"]
+__all__ = ["CheckTimeout", "check", "exiting", "init_exited", "init_id", "release"]
+
+
+class CheckTimeout(Exception):
+    """The container's monitor did not answer by the deadline."""
 
 
 class _Init:
@@ -154,10 +159,59 @@ def _raise_frozen(c: Container, state: str) -> None:
     )
 
 
-def check(c: Container) -> int:
+def check(c: Container, deadline: float | None = None, held: _sigint.Held | None = None) -> int:
     """NotRunningError unless running; AttachError when frozen. Returns the
     init's pid (0 when the monitor gave none but says RUNNING: started
-    just now; liblxc is let try)."""
+    just now; liblxc is let try). Unless the answer is known already, the
+    monitor is asked from a thread of its own (a monitor that does not
+    answer blocks in liblxc for good), whose answer is kept for the next
+    call once it comes, while this one waits in slices: no answer by
+    ``deadline`` (a time.monotonic() value) raises CheckTimeout, and a
+    Ctrl-C ``held`` back (lxcpy._sigint) raises KeyboardInterrupt within a
+    fraction of a second. With neither, the monitor is asked here."""
+    if deadline is None and held is None:
+        return _check(c)
+    known = _known(c)
+    if known is not None:
+        return known
+    box: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def ask() -> None:
+        try:
+            box.append((True, _check(c)))
+        except BaseException as e:
+            box.append((False, e))
+        finally:
+            done.set()
+
+    threading.Thread(target=ask, name="lxcpy-attach-check", daemon=True).start()
+    while True:
+        left = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+        if done.wait(left):
+            break
+        if held is not None and held.pending:
+            raise KeyboardInterrupt
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CheckTimeout
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return int(value)
+
+
+def _known(c: Container) -> int | None:
+    """The init's pid when known and alive, and not frozen (no question
+    to the monitor); else None."""
+    key = (c.name, c.lxcpath)
+    with _lock:
+        init = _inits.get(c)
+        if init is not None and init.key == key and init.alive() and not init.frozen():
+            return init.pid
+    return None
+
+
+def _check(c: Container) -> int:
     h = c._handle()
     key = (c.name, c.lxcpath)
     with _lock:

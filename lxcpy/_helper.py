@@ -17,10 +17,19 @@ of a small process whatever the caller holds.
   copy of this process's end is closed: when this process is gone. A forked
   child closes its copy at once (``os.register_at_fork``) and spawns its
   own helper if it needs one.
-- A helper that died is reaped and replaced on the next call; a request it
-  had not answered yet raises ``HelperLost``.
+- A helper that died is reaped and replaced before the next request is
+  sent (it is single-threaded: once killed, it is a zombie with its
+  control socket closed, which the next request sees); a request it had
+  not answered yet raises ``HelperLost``.
+- Attaches run in the helper's pool of attach workers (csrc/helper/pool.c),
+  which wait for the programs they attached and send their exact statuses.
+  A worker outlives the helper: a killed helper loses no exit status.
+- The sockets of requests in flight are closed in a forked child
+  (``os.register_at_fork``): it never holds, nor reads, a reply socket of
+  the parent's, so a reply is read by the thread that asked, and a caller
+  that gives up (closes its socket) is seen to by the helper at once.
 - Its first message is a HELLO with its protocol version, which must be
-  this build's (``_ffi.HPROTO_VERSION``, passed to it too: it refuses
+  this build's (``_ffi.WIRE_VERSION``, passed to it too: it refuses
   another): a helper from another build, or one that says no HELLO
   within ``_HELLO_WITHIN`` seconds, is killed and raises
   ``lxcpy.HelperError``.
@@ -40,7 +49,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 from lxcpy import _ffi, _sigint
@@ -50,10 +59,11 @@ from lxcpy.errors import HelperError
 __all__ = [
     "HelperLost",
     "Remote",
+    "ReplyTimeout",
+    "close_request",
     "enabled",
-    "helper_pid",
-    "open_request",
     "request",
+    "track",
 ]
 
 ENV = "LXCPY_HELPER"
@@ -63,7 +73,15 @@ class HelperLost(Exception):
     """The helper died before it answered a request."""
 
 
-class _Helper:
+class ReplyTimeout(Exception):
+    """No reply came by the request's deadline (its socket is closed: the
+    helper then kills the attach worker that did not answer)."""
+
+
+class Helper:
+    """The helper process this one talks to: its pid, a pidfd of it and
+    the control socket requests are sent on."""
+
     __slots__ = ("pid", "pidfd", "sock")
 
     def __init__(self, pid: int, sock: socket.socket) -> None:
@@ -84,7 +102,61 @@ class _Helper:
 
 
 _lock = threading.Lock()
-_current: _Helper | None = None
+_current: Helper | None = None
+
+# The reply sockets of this process's requests in flight (our ends, and
+# copies of them): a forked child closes its copies (_after_fork_in_child),
+# so that nothing in it can read them, and a caller that gives up is seen
+# to at once. A number is in the set only while it is open here (it goes
+# out before it is closed), and with what it is (st_dev, st_ino), checked
+# before the child closes it: the child never closes an fd of its own.
+# _sending is held from a socket's creation (in C) to its registration, and
+# taken before each fork (os.register_at_fork), so that no fork falls in
+# between; but not before the forks of an in-process attach(func) (see
+# fork_exempt: liblxc may wait for a container's monitor for long between
+# that hook and its fork, and no other thread's request may wait on it).
+_inflight: dict[int, tuple[int, int]] = {}
+_sending = threading.Lock()
+_exempt = threading.local()
+_took: list[bool] = []
+
+
+def track(fd: int) -> None:
+    """Register fd (our end of a request's socket, or a copy of it) as in
+    flight (with _sending held, as _send holds it around the send
+    function); close it with close_request()."""
+    st = os.fstat(fd)
+    _inflight[fd] = (st.st_dev, st.st_ino)
+
+
+@contextlib.contextmanager
+def fork_exempt() -> Iterator[None]:
+    """Around a call whose forks must not wait for requests being sent
+    (attach(func) in-process: its child then may keep a copy of a socket
+    being created at that instant, which nothing in it refers to)."""
+    _exempt.on = True
+    try:
+        yield
+    finally:
+        _exempt.on = False
+
+
+def _before_fork() -> None:
+    took = not getattr(_exempt, "on", False)
+    if took:
+        _sending.acquire()
+    _took.append(took)
+
+
+def _after_fork_in_parent() -> None:
+    if _took.pop():
+        _sending.release()
+
+
+def close_request(fd: int) -> None:
+    """Close our end of a request's reply socket (or a copy of it)."""
+    _inflight.pop(fd, None)
+    os.close(fd)
 
 
 def enabled() -> bool:
@@ -102,7 +174,7 @@ def _high(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
 
 
-def _spawn() -> _Helper:
+def _spawn() -> Helper:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -115,7 +187,7 @@ def _spawn() -> _Helper:
                 _ffi.HELPER_PATH,
                 # The protocol version it must speak, and the same liblxc
                 # log level as in-process.
-                [_ffi.HELPER_PATH, str(_ffi.HPROTO_VERSION), LOG_LEVEL],
+                [_ffi.HELPER_PATH, str(_ffi.WIRE_VERSION), LOG_LEVEL],
                 dict(os.environ),
                 file_actions=[
                     (os.POSIX_SPAWN_DUP2, hnull, 0),
@@ -136,7 +208,7 @@ def _spawn() -> _Helper:
         raise
     finally:
         theirs.close()
-    h = _Helper(pid, ours)
+    h = Helper(pid, ours)
     try:
         _hello(h)
     except BaseException:
@@ -149,14 +221,14 @@ def _spawn() -> _Helper:
 _HELLO_WITHIN = 10.0
 
 
-def _hello(h: _Helper) -> None:
+def _hello(h: Helper) -> None:
     """Wait for a new helper's HELLO (in slices: Ctrl-C gets through);
     HelperError unless it speaks this build's protocol."""
-    path, want = _ffi.HELPER_PATH, _ffi.HPROTO_VERSION
+    path, want = _ffi.HELPER_PATH, _ffi.WIRE_VERSION
     fd = h.sock.fileno()
     deadline = time.monotonic() + _HELLO_WITHIN
     while True:
-        rc, reply, passed = _ffi.hrecv(fd, True)
+        rc, reply, passed = _ffi.recv_reply(fd, True)
         if passed >= 0:
             os.close(passed)
         if rc not in (-errno.EAGAIN, -errno.EINTR):
@@ -170,7 +242,7 @@ def _hello(h: _Helper) -> None:
                 expected=want,
             )
         _wait_readable(fd, min(left, 1.0))
-    if reply is None or reply[1] != _ffi.HREP_HELLO:
+    if reply is None or reply[1] != _ffi.REPLY_HELLO:
         what = "exited before it said hello" if rc == 0 else "sent no hello this build understands"
         raise HelperError(
             f"lxcpy's helper {path} {what} (protocol version {want} expected): "
@@ -190,11 +262,14 @@ def _hello(h: _Helper) -> None:
         )
 
 
-def _reap(h: _Helper, kill: bool) -> None:
+def _reap(h: Helper, kill: bool) -> None:
     """Close our end (the helper exits on EOF), or kill it, and reap it;
     through its pidfd where there is one, so that a reused pid is never
     signalled or waited for."""
-    h.sock.close()
+    # Not while another thread sends on it: its number could be reused
+    # under that send.
+    with _sending:
+        h.sock.close()
     if h.pidfd is None:
         with contextlib.suppress(ProcessLookupError):
             if kill:
@@ -210,16 +285,47 @@ def _reap(h: _Helper, kill: bool) -> None:
     h.close()
 
 
-def _get() -> _Helper:
+def _dead(h: Helper, grace: float = 0.0) -> bool:
+    """Whether the helper exited (reaped here if so, or by someone else's
+    os.wait()): asked of its pidfd where there is one (a pid may be
+    reused once reaped, a pidfd never is). One whose end of the control
+    socket is closed is exiting (a SIGKILL closes its fds before it is a
+    zombie): it is waited for, up to a second, rather than left a zombie
+    until this process next asks for a helper; ``grace`` seconds are given
+    to one that may be dying (a request's socket read EOF)."""
+    try:
+        if h.pidfd is not None:
+            if _exiting(h):
+                _wait_readable(h.pidfd, 1.0)
+            elif grace > 0:
+                _wait_readable(h.pidfd, grace)
+            return os.waitid(os.P_PIDFD, h.pidfd, os.WEXITED | os.WNOHANG) is not None
+        done, _ = os.waitpid(h.pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done != 0
+
+
+def _exiting(h: Helper) -> bool:
+    """Whether the helper's end of its control socket is closed (no other
+    process holds it)."""
+    try:
+        fd = h.sock.fileno()
+        if fd < 0:
+            return False
+        p = select.poll()
+        p.register(fd, select.POLLRDHUP)
+        return any(ev & (select.POLLHUP | select.POLLRDHUP) for _, ev in p.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _get() -> Helper:
     global _current
     with _lock:
         h = _current
         if h is not None:
-            try:
-                done, _ = os.waitpid(h.pid, os.WNOHANG)
-            except ChildProcessError:
-                done = h.pid  # reaped by someone else (os.wait())
-            if done == 0:
+            if h.pid > 0 and not _dead(h):
                 return h
             h.close()
             _current = None
@@ -227,7 +333,7 @@ def _get() -> _Helper:
         return _current
 
 
-def _discard(h: _Helper) -> None:
+def _discard(h: Helper) -> None:
     """Forget a helper that stopped answering, if nobody did already."""
     global _current
     with _lock:
@@ -240,10 +346,20 @@ def _discard(h: _Helper) -> None:
 def _after_fork_in_child() -> None:
     """A forked child drops the parent's helper: it closes its copy of the
     control socket (so the helper still sees EOF when the parent goes) and
-    never waits for a process that is not its child."""
-    global _current, _lock
+    never waits for a process that is not its child; and its copies of the
+    parent's requests' reply sockets, which it must never read."""
+    global _current, _lock, _sending
     h, _current = _current, None
     _lock = threading.Lock()
+    _sending = threading.Lock()
+    _took.clear()
+    fds = list(_inflight.items())
+    _inflight.clear()
+    for fd, known in fds:
+        with contextlib.suppress(OSError):
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == known:
+                os.close(fd)
     if h is not None:
         h.close()
 
@@ -255,20 +371,27 @@ def _at_exit() -> None:
         _reap(h, kill=False)  # it exits on EOF
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 atexit.register(_at_exit)
 
 
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF)
 
 
-def _send(send: Callable[[int], int]) -> tuple[int, _Helper]:
+def send_request(send: Callable[[int], int]) -> tuple[int, Helper]:
     """Send one request with ``send(control socket)``, which returns our
     end of its reply socket (an fd, CLOEXEC, the caller's to close) or
     -errno. A helper found dead when sending is replaced once."""
     for attempt in (0, 1):
         h = _get()
-        mine = send(h.sock.fileno())
+        with _sending:
+            mine = send(h.sock.fileno())
+            if mine >= 0:
+                track(mine)
         if mine >= 0:
             return mine, h
         err = OSError(-mine, os.strerror(-mine))
@@ -281,20 +404,30 @@ def _send(send: Callable[[int], int]) -> tuple[int, _Helper]:
 
 
 def _packed(msg: bytes, fds: Sequence[int]) -> Callable[[int], int]:
-    return lambda ctl: _ffi.hsend(ctl, msg, fds)
+    return lambda ctl: _ffi.send_packed(ctl, msg, fds)
 
 
-def _lost(h: _Helper) -> HelperLost:
-    _discard(h)
+def _lost(h: Helper) -> HelperLost:
+    """A request's socket reached EOF with no reply: its attach worker died
+    (the helper lives on), or the helper did; only a dead helper is
+    replaced (killing a live one closed its socket under other threads'
+    requests)."""
+    if _dead(h, _GRACE):
+        _discard(h)
     return HelperLost("lxcpy's helper process died before it answered")
 
 
-def _recv(fd: int, h: _Helper) -> tuple[tuple[int, int, int, int], int]:
+# How long a request whose socket read EOF waits for the helper to be
+# dead, if it is dying (else an attach worker died, and the helper lives).
+_GRACE = 0.3
+
+
+def _recv(fd: int, h: Helper) -> tuple[tuple[int, int, int, int], int]:
     """Wait for one reply on a request's socket: (reply, the fd it carried
     or -1). EOF or a malformed reply: HelperLost."""
     while True:
         # A signal handler runs between two tries (and may raise).
-        rc, reply, passed = _ffi.hrecv(fd, False)
+        rc, reply, passed = _ffi.recv_reply(fd, False)
         if rc != -errno.EINTR:
             break
     if reply is None:
@@ -308,11 +441,11 @@ def request(msg: bytes, fds: Sequence[int] = ()) -> tuple[int, int, int, int]:
     """Send one packed request with its fds; return the helper's reply
     (err, kind, status, pid). One that dies before answering raises
     HelperLost."""
-    mine, h = _send(_packed(msg, fds))
+    mine, h = send_request(_packed(msg, fds))
     try:
         reply, passed = _recv(mine, h)
     finally:
-        os.close(mine)
+        close_request(mine)
     if passed >= 0:
         os.close(passed)
     return reply
@@ -325,24 +458,24 @@ class Remote(NamedTuple):
 
     fd: int
     pidfd: int
-    helper: _Helper
+    helper: Helper
 
     def close(self) -> None:
-        os.close(self.fd)
+        close_request(self.fd)
         if self.pidfd >= 0:
             os.close(self.pidfd)
 
     def lost(self) -> None:
-        """The socket reached EOF with no reply: the helper is dying or
-        dead (it never drops a request unanswered). Replace it now: until
-        the last of its threads is gone, it still looks alive to
-        waitpid() and takes requests it will never answer."""
-        _discard(self.helper)
+        """The socket reached EOF with no reply: the attach worker that
+        waited for the process died (killed), maybe with the helper. A
+        helper found dead is replaced now."""
+        if _dead(self.helper, _GRACE):
+            _discard(self.helper)
 
     def poll(self) -> tuple[int, int, int, int] | None:
         """The next reply if one has come; None if not yet. EOF or a
         malformed reply raise HelperLost."""
-        rc, reply, passed = _ffi.hrecv(self.fd, True)
+        rc, reply, passed = _ffi.recv_reply(self.fd, True)
         if passed >= 0:
             os.close(passed)
         if rc in (-errno.EAGAIN, -errno.EINTR):
@@ -364,70 +497,71 @@ class Remote(NamedTuple):
         return reply
 
 
-def open_request(
-    msg: bytes | Callable[[int], int], fds: Sequence[int] = ()
-) -> tuple[int, tuple[int, int, int, int], int, _Helper]:
-    """Send one request whose reply socket stays open for more replies (an
-    attach: STARTED, then DONE): a packed message with its fds, or a
-    function that sends one (see _send). Returns the socket (an fd, the
-    caller's to close), the first reply, the fd it carried (or -1;
-    CLOEXEC, the caller's to close) and the helper."""
-    mine, h = _send(msg if callable(msg) else _packed(msg, fds))
-    try:
-        reply, passed = _recv(mine, h)
-    except BaseException:
-        os.close(mine)
-        raise
-    return mine, reply, passed, h
-
-
 def open_request_held(
-    send: Callable[[int], int], held: _sigint.Held
-) -> tuple[int, tuple[int, int, int, int] | None, int, _Helper]:
-    """open_request() with a SIGINT held back (see lxcpy._sigint): the wait
-    for the first reply goes in slices and, once a SIGINT came, waits at
+    send: Callable[[int], int], held: _sigint.Held, deadline: float | None = None
+) -> tuple[int, tuple[int, int, int, int] | None, int, Helper]:
+    """Send one request whose reply socket stays open for more replies (an
+    attach: STARTED, then DONE) and wait for its first reply, with a SIGINT
+    held back (see lxcpy._sigint): the wait goes in slices and, once a SIGINT came, waits at
     most ``_ABANDON_WAIT`` more seconds for a reply already on its way; the
-    reply is None if none came (the caller closes the socket)."""
-    mine, h = _send(send)
+    reply is None if none came (the caller closes the socket). No reply
+    by ``deadline`` (a time.monotonic() value): ReplyTimeout, the socket
+    closed (the helper then kills the attach worker that did not answer)."""
+    mine, h = send_request(send)
     give_up: float | None = None
-    while True:
-        rc, got, passed = _ffi.hrecv(mine, True)
-        if rc == 1 or rc not in (-errno.EAGAIN, -errno.EINTR):
-            break
-        now = time.monotonic()
-        if held.pending and give_up is None:
-            give_up = now + _ABANDON_WAIT
-        if give_up is not None and now >= give_up:
-            return mine, None, -1, h
-        _wait_readable(mine, 1.0 if give_up is None else give_up - now)
+    try:
+        while True:
+            rc, got, passed = _ffi.recv_reply(mine, True)
+            if rc == 1 or rc not in (-errno.EAGAIN, -errno.EINTR):
+                break
+            now = time.monotonic()
+            if held.pending and give_up is None:
+                give_up = now + _ABANDON_WAIT
+            if give_up is not None and now >= give_up:
+                return mine, None, -1, h
+            if deadline is not None and now >= deadline:
+                close_request(mine)
+                raise ReplyTimeout
+            # Short slices: a Ctrl-C held back wakes nobody.
+            until = now + 0.2 if give_up is None else give_up
+            if deadline is not None:
+                until = min(until, deadline)
+            _wait_readable(mine, until - now)
+    except ReplyTimeout:
+        raise
+    except BaseException:
+        # Raised by a signal handler of the caller's own (held() leaves
+        # those alone): the request is given up on, as on a deadline.
+        _give_up(mine)
+        raise
     if got is None:
-        os.close(mine)
+        close_request(mine)
         if rc < 0 and rc != -errno.EPROTO:
             raise OSError(-rc, f"cannot read lxcpy's helper's reply: {os.strerror(-rc)}")
         raise _lost(h)
     return mine, got, passed, h
 
 
+def _give_up(fd: int) -> None:
+    """Close a request's socket at once (the helper kills the worker still
+    attaching for it); a STARTED already there has its process killed."""
+    with contextlib.suppress(OSError):
+        _, got, passed = _ffi.recv_reply(fd, True)
+        if passed >= 0:
+            try:
+                if got is not None and got[1] == _ffi.REPLY_STARTED:
+                    signal.pidfd_send_signal(passed, signal.SIGKILL)
+            finally:
+                os.close(passed)
+    close_request(fd)
+
+
 # How long a request abandoned on Ctrl-C still waits for a reply already
 # on its way (the process it starts is then killed, not left running).
-_ABANDON_WAIT = 1.0
+_ABANDON_WAIT = 0.5
 
 
 def _wait_readable(fd: int, seconds: float) -> None:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     poller.poll(max(1, int(seconds * 1000)))
-
-
-def helper_pid() -> int:
-    """The helper's pid as it reports it (spawning it if needed)."""
-    err, kind, _status, pid = request(_ffi.hpack_ping())
-    if err or kind != _ffi.HREP_PONG:
-        raise OSError(-err or errno.EPROTO, "lxcpy's helper did not answer a ping")
-    return pid
-
-
-def current_pid() -> int | None:
-    """The pid of this process's helper, without spawning one."""
-    h = _current
-    return None if h is None else h.pid

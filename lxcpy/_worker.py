@@ -32,14 +32,26 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from lxcpy import _ffi, _helper, _sigint
 
 if TYPE_CHECKING:
     from lxcpy._operation import Operation
 
-__all__ = ["create", "describe", "finish", "result_code", "run_child", "start", "wait_worker"]
+__all__ = [
+    "Pending",
+    "attach_in_helper",
+    "create",
+    "describe",
+    "finish",
+    "result_code",
+    "run_child",
+    "start",
+    "submit_create",
+    "submit_start",
+    "wait",
+]
 
 _SLICE_MS = 1000
 # How long cleanup waits for a killed group to be gone, or for the helper
@@ -76,23 +88,59 @@ def describe(what: str, rc: int) -> str:
     return what
 
 
+class Pending(Protocol):
+    """A create or start on its way, wherever it runs: the routing seam's
+    one shape of a request. Wait until ``fileno()`` is readable (a
+    ``select.poll``, or an event loop's ``add_reader``; -1: no fd, poll on
+    a timer), then ``poll()``: the ``result_code`` once it is done, None
+    while not. ``poll()`` never blocks; it raises HelperLost when the
+    helper died (what the request started is gone by then). ``cancel()``
+    kills what the request started and waits, bounded, until it is gone;
+    ``close()`` frees the request's fds (after the result or a cancel)."""
+
+    def fileno(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def wait(submit: Callable[[], Pending]) -> int:
+    """Send a request with ``submit()`` and wait for its result, in slices
+    of at most a second (so that a Ctrl-C gets through); on any exception,
+    KeyboardInterrupt included, it is cancelled before the exception goes
+    on. (``submit`` is called inside: a Ctrl-C between its return and the
+    wait would lose the request.) Closes it."""
+    p: Pending | None = None
+    try:
+        p = submit()
+        while True:
+            rc = p.poll()
+            if rc is not None:
+                return rc
+            fd = p.fileno()
+            if fd >= 0:
+                _sleep_on(fd, _SLICE_MS)
+            else:
+                time.sleep(0.02)
+    except _helper.HelperLost:
+        raise
+    except BaseException:
+        if p is not None:
+            finish(p.cancel)
+        raise
+    finally:
+        if p is not None:
+            p.close()
+
+
 def start(
     op: Operation, h: _ffi.Handle, name: str, lxcpath: str, use_init: bool, argv: list[bytes] | None
 ) -> int:
-    """Start the container of handle ``h`` (its ``result_code``)."""
-    msg = None
-    if _helper.enabled():
-        msg = _ffi.hpack_start(name, _ffi.enc_path(lxcpath), use_init, argv)
-    if msg is not None:
-        return _in_helper(
-            op,
-            h,
-            msg,
-            lambda cfg, log: _ffi.hfds(
-                _ffi.HOP_START, {_ffi.HFD_START_CONFIG: cfg, _ffi.HFD_START_LOG: log}
-            ),
-        )
-    return run_child(lambda child: _ffi.start(h, use_init, argv, child))
+    """Start the container of handle ``h``; its ``result_code``."""
+    return _waited(op, lambda: submit_start(op, h, name, lxcpath, use_init, argv))
 
 
 def create(
@@ -106,48 +154,101 @@ def create(
     out: int,
 ) -> int:
     """Create the container of handle ``h``, the template's output going
-    to fd ``out`` (its ``result_code``)."""
+    to fd ``out``; its ``result_code``."""
+    return _waited(op, lambda: submit_create(op, h, name, lxcpath, template, backend, argv, out))
+
+
+def _waited(op: Operation, submit: Callable[[], Pending]) -> int:
+    try:
+        return wait(submit)
+    except _helper.HelperLost as e:
+        op.fail(str(e))
+
+
+def submit_start(
+    op: Operation, h: _ffi.Handle, name: str, lxcpath: str, use_init: bool, argv: list[bytes] | None
+) -> Pending:
+    """Send a start on its way (see start) and return it to wait on."""
     msg = None
     if _helper.enabled():
-        msg = _ffi.hpack_create(name, _ffi.enc_path(lxcpath), template, backend, argv)
+        msg = _ffi.pack_start(name, _ffi.enc_path(lxcpath), use_init, argv)
     if msg is not None:
         return _in_helper(
             op,
             h,
             msg,
-            lambda cfg, log: _ffi.hfds(
-                _ffi.HOP_CREATE,
+            lambda cfg, log: _ffi.request_fds(
+                _ffi.OP_START, {_ffi.FD_START_CONFIG: cfg, _ffi.FD_START_LOG: log}
+            ),
+        )
+    return _in_child(lambda child: _ffi.start(h, use_init, argv, child))
+
+
+def submit_create(
+    op: Operation,
+    h: _ffi.Handle,
+    name: str,
+    lxcpath: str,
+    template: str | None,
+    backend: str | None,
+    argv: list[str],
+    out: int,
+) -> Pending:
+    """Send a create on its way (see create) and return it to wait on."""
+    msg = None
+    if _helper.enabled():
+        msg = _ffi.pack_create(name, _ffi.enc_path(lxcpath), template, backend, argv)
+    if msg is not None:
+        return _in_helper(
+            op,
+            h,
+            msg,
+            lambda cfg, log: _ffi.request_fds(
+                _ffi.OP_CREATE,
                 {
-                    _ffi.HFD_CREATE_CONFIG: cfg,
-                    _ffi.HFD_CREATE_LOG: log,
-                    _ffi.HFD_CREATE_OUTPUT: out,
+                    _ffi.FD_CREATE_CONFIG: cfg,
+                    _ffi.FD_CREATE_LOG: log,
+                    _ffi.FD_CREATE_OUTPUT: out,
                 },
             ),
         )
-    return run_child(lambda child: _ffi.create(h, template, backend, argv, out, child))
+    return _in_child(lambda child: _ffi.create(h, template, backend, argv, out, child))
+
+
+def attach_in_helper(target: list[bytes] | Callable[[], int]) -> TypeGuard[list[bytes]]:
+    """Whether an attach of ``target`` (an argv, or a Python callable,
+    which only a child of this process can run) goes to lxcpy's helper."""
+    return not callable(target) and _helper.enabled()
 
 
 def _in_helper(
     op: Operation, h: _ffi.Handle, msg: bytes, fds: Callable[[int, int], list[int]]
-) -> int:
-    """Run a packed lifecycle request (lxcpy._ffi.hpack_*) in a worker of
+) -> Pending:
+    """Send a packed lifecycle request (lxcpy._ffi.pack_*) to a worker of
     lxcpy's helper process, with the fds ``fds(config memfd, log memfd)``
-    places in the request's named slots. The worker opens its own handle, loads this
-    handle's in-memory configuration (saved to a memfd: unsaved changes
-    apply as they would in-process) and logs to this handle's log. A dead
-    helper fails the operation (CreateError/StartError)."""
+    places in the request's named slots. The worker opens its own handle,
+    loads this handle's in-memory configuration (saved to a memfd: unsaved
+    changes apply as they would in-process) and logs to this handle's log.
+    A dead helper fails the operation (CreateError/StartError)."""
     cfg = -1
     try:
         with _sigint.deferred():
             cfg = os.memfd_create("lxcpy-config", os.MFD_CLOEXEC)
         if not _ffi.save_config(h, _ffi.enc_path(f"/proc/self/fd/{cfg}")):
             op.fail("liblxc could not save the configuration for lxcpy's helper")
+        req = _HelperRequest()
         try:
-            err, status = wait_worker(msg, fds(cfg, _ffi.log_fd(h)))
+            with _sigint.deferred():
+                req.send(msg, fds(cfg, _ffi.log_fd(h)))
         except _helper.HelperLost as e:
             op.fail(str(e))
-        return result_code(err, status)
+        except BaseException:
+            finish(req.cancel)
+            req.close()
+            raise
+        return req
     finally:
+        # Sent (the helper has its own copy) or not: ours is done with.
         if cfg >= 0:
             os.close(cfg)
 
@@ -197,47 +298,95 @@ def _abandon_child(pid: int) -> None:
     _wait_group_gone(pid)
 
 
-def run_child(fork: Callable[[Any], int]) -> int:
-    """Fork with ``fork(pid_box)`` (a shim function, lxcpy_create or
-    lxcpy_start: its child leads its own group; 0 or -errno), wait for the
-    child and reap it, then kill whatever it left in its group. Returns its
-    exit code, 128 + the signal that killed it, or -errno. On any exception
-    (KeyboardInterrupt), the child and its group are killed and reaped
-    first; the shim writes the pid before it returns, so there is no moment
-    when the child runs unknown."""
-    box = _ffi.pid_box()
-    pidfd = -1
-    try:
-        err = fork(box)
-        if err < 0:
-            return err
-        pid = int(box[0])
-        with contextlib.suppress(OSError, AttributeError), _sigint.deferred():
-            pidfd = os.pidfd_open(pid)
-        while True:
-            if pidfd >= 0:
-                _sleep_on(pidfd, _SLICE_MS)
-            else:
-                time.sleep(0.02)
-            try:
-                res = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                box[0] = 0
-                return -errno.ECHILD  # someone else's os.wait() took it
-            if res is not None:
-                break
+class _Done:
+    """A request that failed before anything ran: its result at once."""
+
+    def __init__(self, rc: int) -> None:
+        self._rc = rc
+
+    def fileno(self) -> int:
+        return -1
+
+    def poll(self) -> int | None:
+        return self._rc
+
+    def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Child:
+    """A create or start in a child of this process (the shim forked it
+    into ``box``, where the pid stays until the child is reaped): waited
+    for on its pidfd (-1 without one: polled)."""
+
+    def __init__(self, box: Any) -> None:
+        self._box = box
+        self._pidfd = -1
+        with contextlib.suppress(OSError, AttributeError):
+            self._pidfd = os.pidfd_open(int(box[0]))
+
+    def fileno(self) -> int:
+        return self._pidfd
+
+    def poll(self) -> int | None:
+        pid = int(self._box[0])
+        if pid <= 0:
+            return -errno.ECHILD
+        try:
+            res = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            self._box[0] = 0
+            return -errno.ECHILD  # someone else's os.wait() took it
+        if res is None:
+            return None
         # Exited, not reaped yet: the group id is still ours.
         _kill_group(pid)
         _, status = os.waitpid(pid, 0)
-        box[0] = 0
+        self._box[0] = 0
         return result_code(0, status)
+
+    def cancel(self) -> None:
+        if self._box[0] > 0:
+            _abandon_child(int(self._box[0]))
+            self._box[0] = 0
+
+    def close(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+
+def _in_child(fork: Callable[[Any], int]) -> Pending:
+    """Fork with ``fork(pid_box)`` (a shim function, lxcpy_create or
+    lxcpy_start: its child leads its own group; 0 or -errno) and return
+    the child to wait on; once it exited, whatever it left in its group is
+    killed. The shim writes the pid before it returns, so there is no
+    moment when the child runs unknown: on any exception
+    (KeyboardInterrupt), the child and its group are killed and reaped
+    first."""
+    box = _ffi.pid_box()
+    child: _Child | None = None
+    try:
+        err = fork(box)
+        if err < 0:
+            return _Done(err)
+        with _sigint.deferred():
+            child = _Child(box)
+        return child
     except BaseException:
+        if child is not None:
+            child.close()
         if box[0] > 0:
             finish(lambda: _abandon_child(int(box[0])))
         raise
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
+
+
+def run_child(fork: Callable[[Any], int]) -> int:
+    """_in_child, waited for (see wait)."""
+    return wait(lambda: _in_child(fork))
 
 
 def _abandon_group(pgid: int) -> None:
@@ -259,7 +408,7 @@ def _cancel(fd: int, pgid: int | None) -> None:
     deadline = time.monotonic() + _GONE_WITHIN
     confirmed = False
     while time.monotonic() < deadline:
-        rc, reply, passed = _ffi.hrecv(fd, True)
+        rc, reply, passed = _ffi.recv_reply(fd, True)
         if passed >= 0:
             os.close(passed)
         if rc in (-errno.EAGAIN, -errno.EINTR):
@@ -267,7 +416,7 @@ def _cancel(fd: int, pgid: int | None) -> None:
             continue
         if reply is None:
             break  # EOF: the helper died
-        if reply[1] == _ffi.HREP_STARTED:
+        if reply[1] == _ffi.REPLY_STARTED:
             pgid = reply[3]
             continue
         confirmed = True  # DONE, or a refusal: no worker left
@@ -279,53 +428,66 @@ def _cancel(fd: int, pgid: int | None) -> None:
     _wait_group_gone(pgid)
 
 
-def wait_worker(msg: bytes, fds: list[int]) -> tuple[int, int]:
-    """Send a lifecycle request to lxcpy's helper and wait for its worker:
-    (err, wait status) of its DONE reply. A helper that dies first raises
-    HelperLost, once the worker's group is gone; on any other exception
-    (KeyboardInterrupt), the worker and its group are killed first."""
-    # A copy of the request's socket, made as it is sent: through it the
-    # request can be cancelled whenever the exception comes.
-    spares: list[int] = []
+class _HelperRequest:
+    """A lifecycle request in a worker of lxcpy's helper: its reply
+    socket (the fd to wait on) gets STARTED (the worker's pid, which leads
+    its group) and then DONE (its wait status), or a refusal."""
 
-    def send(ctl: int) -> int:
-        fd = _ffi.hsend(ctl, msg, fds)
-        if fd >= 0:
-            spares.append(os.dup(fd))
-        return fd
+    def __init__(self) -> None:
+        self._fd = -1
+        self._pgid: int | None = None
+        self._rc: int | None = None
+        self._helper: _helper.Helper | None = None
 
-    fd = pidfd = -1
-    pgid: int | None = None
-    try:
-        # A Ctrl-C is held back until the reply and the fd it carried are
-        # kept here (lxcpy._sigint), then raised.
-        with _sigint.held() as held:
-            fd, first, pidfd, h = _helper.open_request_held(send, held)
-        if held.pending or first is None:
-            raise KeyboardInterrupt
-        err, kind, _status, started = first
-        if err < 0 or kind != _ffi.HREP_STARTED:
-            return err or -errno.EPROTO, 0
-        pgid = started
-        remote = _helper.Remote(fd, pidfd, h)
-        while True:
-            reply = remote.poll()
-            if reply is not None:
-                return reply[0], reply[2]
-            _sleep_on(fd, _SLICE_MS)
-    except _helper.HelperLost:
-        # Before STARTED, no worker did anything. After it, the worker died
-        # with the helper; what it started did not, and holds the group id.
-        lost = pgid
-        if lost is not None:
-            finish(lambda: _abandon_group(lost))
-        raise
-    except BaseException:
-        known = pgid
-        if spares:
-            finish(lambda: _cancel(spares[-1], known))
-        raise
-    finally:
-        for x in (fd, pidfd, *spares):
-            if x >= 0:
-                os.close(x)
+    def send(self, msg: bytes, fds: list[int]) -> None:
+        """Send it (HelperLost if the helper cannot be reached). Its
+        socket is registered (closed in a forked child) as it is sent;
+        the caller holds a Ctrl-C back until it is kept here."""
+
+        def send(ctl: int) -> int:
+            fd = _ffi.send_packed(ctl, msg, fds)
+            if fd >= 0:
+                self._fd = fd
+            return fd
+
+        _, self._helper = _helper.send_request(send)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def poll(self) -> int | None:
+        while self._rc is None:
+            assert self._helper is not None
+            remote = _helper.Remote(self._fd, -1, self._helper)
+            try:
+                # The fd a reply carries is closed by Remote.poll.
+                with _sigint.deferred():
+                    reply = remote.poll()
+            except _helper.HelperLost:
+                # Before STARTED, no worker did anything. After it, the
+                # worker died with the helper; what it started did not,
+                # and holds the group id.
+                if self._pgid is not None:
+                    lost, self._pgid = self._pgid, None
+                    finish(lambda: _abandon_group(lost))  # noqa: B023 - called at once
+                raise
+            if reply is None:
+                return None
+            err, kind, status, pid = reply
+            if self._pgid is None:
+                if err < 0 or kind != _ffi.REPLY_STARTED:
+                    self._rc = err or -errno.EPROTO
+                else:
+                    self._pgid = pid
+                continue
+            self._rc = result_code(err, status)
+        return self._rc
+
+    def cancel(self) -> None:
+        if self._rc is None and self._fd >= 0:
+            _cancel(self._fd, self._pgid)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            _helper.close_request(self._fd)
+            self._fd = -1

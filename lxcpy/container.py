@@ -167,11 +167,11 @@ class Container:
         self.close()
 
     def __repr__(self) -> str:
-        try:
-            state = self.state.value
-        except ValueError:  # closed
+        # No question to the monitor: a repr (a traceback, a debugger) must
+        # not block on a container whose monitor does not answer.
+        if self.closed:
             return f"<lxcpy.Container {self._name!r} (closed)>"
-        return f"<lxcpy.Container {self._name!r} in {self._lxcpath!r} {state}>"
+        return f"<lxcpy.Container {self._name!r} in {self._lxcpath!r}>"
 
     # -- properties -------------------------------------------------------------
 
@@ -236,11 +236,14 @@ class Container:
 
     def _reload(self) -> None:
         """Re-read the config file, after work done in a child process or by
-        liblxc replacing its config, and re-arm the log capture."""
+        liblxc replacing its config, and re-arm the log capture. A Ctrl-C
+        is held back until all three are done: it would leave the handle
+        with no configuration, or with a log lxcpy no longer reads."""
         h = self._handle()
-        _ffi.clear_config(h)
-        _ffi.load_config(h, None)
-        _ffi.log_attach(h)
+        with _sigint.deferred():
+            _ffi.clear_config(h)
+            _ffi.load_config(h, None)
+            _ffi.log_attach(h)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -276,6 +279,50 @@ class Container:
         if backend is not None:
             _validate.name(backend, "backend")
         items = validated_items(config or {})
+        made: list[str] = []
+        reloaded = False
+        # Whatever point a Ctrl-C falls on, up to the return (the method
+        # guard's epilogue too: create is not guarded by guard_methods),
+        # what the call made is removed.
+        try:
+            self._slot.enter()
+            try:
+                self._create(template, argv, backend, items, made)
+                reloaded = True
+                self._reload()
+            finally:
+                self._slot.leave()
+        except BaseException:
+            # Interrupted, or the helper died: the worker and the template
+            # are gone by now.
+            _unclaim(made)
+            if reloaded:
+                self._forget_removed()
+            raise
+
+    def _forget_removed(self) -> None:
+        """After a create() that raised once its handle had reloaded the
+        new configuration: give the object a fresh handle (that
+        configuration's rootfs path would fail the next create), inside the
+        guard, unless another thread closed the object meanwhile."""
+        try:
+            self._slot.enter()
+        except ValueError:
+            return  # closed: nothing uses this handle again
+        try:
+            with contextlib.suppress(LxcError):
+                self._replace_handle()
+        finally:
+            self._slot.leave()
+
+    def _create(
+        self,
+        template: str | None,
+        argv: list[str],
+        backend: str | None,
+        items: list[tuple[str, str]],
+        made: list[str],
+    ) -> None:
         self._handle()
         if self.defined:
             raise AlreadyDefinedError(
@@ -294,7 +341,6 @@ class Container:
                 container=self._name,
                 operation="create",
             )
-        made: list[str] = []
         out = -1
         try:
             # Each fd and directory made is recorded before a Ctrl-C can
@@ -315,15 +361,9 @@ class Container:
                         _worker.describe(f"liblxc could not create the container {what}", rc),
                         output=output,
                     )
-        except BaseException:
-            # Interrupted, or the helper died: the worker and the template
-            # are gone by now.
-            _unclaim(made)
-            raise
         finally:
             if out >= 0:
                 os.close(out)
-        self._reload()
 
     def start(
         self,
@@ -349,24 +389,37 @@ class Container:
             raise ValueError("cmd must not be empty")
         limit = _validate.timeout(timeout, allow_none=False)
         assert limit is not None
-        self._need_stopped("start")
-        h = self._handle()
-        with self._op("start") as op:
+        begun = False
+        # The undo covers every point a Ctrl-C can fall on after liblxc's
+        # start is sent, up to the return: the operation's and the method
+        # guard's epilogues too (start is not guarded by guard_methods).
+        try:
+            self._slot.enter()
             try:
-                rc = _worker.start(op, h, self._name, self._lxcpath, use_init, argv)
-                if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
-                    # liblxc failed cleanly (its command socket was taken):
-                    # another start got there first, and that one is going.
-                    op.fail("the container was started concurrently", error=AlreadyRunningError)
-                if rc != 0:
-                    op.fail(_worker.describe("liblxc could not start the container", rc))
-                if not self._wait_state(State.RUNNING, limit):
-                    op.fail(f"the container did not reach RUNNING within {limit:g} s")
-            except AlreadyRunningError:
-                raise
-            except BaseException:
+                self._need_stopped("start")
+                h = self._handle()
+                with self._op("start") as op:
+                    begun = True
+                    rc = _worker.start(op, h, self._name, self._lxcpath, use_init, argv)
+                    if rc == 1 and _ffi.state(h) in _STARTED_BY_SOMEONE:
+                        # liblxc failed cleanly (its command socket was
+                        # taken): another start got there first, and that
+                        # one is going. Nothing of this call's to undo,
+                        # whatever raises from here on.
+                        begun = False
+                        op.fail("the container was started concurrently", error=AlreadyRunningError)
+                    if rc != 0:
+                        op.fail(_worker.describe("liblxc could not start the container", rc))
+                    if not self._wait_state(State.RUNNING, limit):
+                        op.fail(f"the container did not reach RUNNING within {limit:g} s")
+            finally:
+                self._slot.leave()
+        except AlreadyRunningError:
+            raise
+        except BaseException:
+            if begun:
                 self._undo_start()
-                raise
+            raise
 
     def _undo_start(self) -> None:
         """After a start() that raised: stop what it may have got going
@@ -629,8 +682,10 @@ class Container:
 
         stdio: ``input``, ``capture_output``, ``stdin``/``stdout``/``stderr``
         (None, PIPE, DEVNULL, STDOUT, an fd or a file object), ``text``,
-        ``encoding``, ``errors``; ``timeout`` kills the process and raises
-        ``subprocess.TimeoutExpired``; ``check`` raises
+        ``encoding``, ``errors``; ``timeout`` bounds the whole call (the
+        attach too: a container whose monitor does not answer) and raises
+        ``subprocess.TimeoutExpired``, the process killed (none is left
+        running); ``check`` raises
         ``subprocess.CalledProcessError`` on a non-zero status. A missing
         program raises ``FileNotFoundError``, a non-executable one
         ``PermissionError``.
@@ -896,7 +951,9 @@ class Container:
 guard_methods(
     Container,
     lambda c: c._slot,
-    exclude=("close", "closed", "name", "lxcpath"),
+    # start and create enter and leave the guard inside what undoes them
+    # when they raise.
+    exclude=("close", "closed", "name", "lxcpath", "start", "create"),
 )
 
 

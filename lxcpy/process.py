@@ -7,9 +7,10 @@ it is waited for like any child: through a pidfd where the kernel has them
 (no pid reuse race, and a timeout costs no polling), else with waitpid.
 
 Through lxcpy's helper process (``run()``/``popen()`` by default), it is the
-helper's child: the helper reaps it and sends its exact wait status on the
-request's own socket, which is what a wait polls (GIL released); signals go
-through a pidfd the helper sent along. Should the helper die first, the
+child of one of the helper's attach workers: the worker reaps it and sends
+its exact wait status on the request's own socket, which is what a wait
+polls (GIL released); signals go through a pidfd the worker sent along.
+The worker outlives the helper; should the worker itself die first, the
 status is lost: waiting raises ``ExitStatusLostError``.
 
 A Process dropped before it was waited for is handed to a background
@@ -168,11 +169,21 @@ _GONE = (-1, 0, 0, 0)
 
 
 class _RemoteChild:
-    """A process that lxcpy's helper attached: the helper's child. Its
-    status arrives on the request's socket (a DONE reply); signals go
-    through the pidfd the helper sent. Same interface as _Child."""
+    """A process that lxcpy's helper attached: an attach worker's child.
+    Its status arrives on the request's socket (a DONE reply); signals go
+    through the pidfd the worker sent. Same interface as _Child."""
 
-    __slots__ = ("fd", "generation", "lock", "lost", "pid", "pidfd", "remote", "returncode")
+    __slots__ = (
+        "fd",
+        "generation",
+        "lock",
+        "lost",
+        "pid",
+        "pidfd",
+        "remote",
+        "returncode",
+        "why",
+    )
 
     def __init__(self, pid: int, remote: _helper.Remote) -> None:
         self.pid = pid
@@ -182,19 +193,23 @@ class _RemoteChild:
         self.remote = remote
         self.returncode: int | None = None
         self.lost = False
+        self.why = ""  # what the helper said, if it said why
         self.lock = threading.Lock()
 
     def close(self) -> None:
         fd, self.fd = self.fd, -1
         pidfd, self.pidfd = self.pidfd, -1
-        if fd >= 0:
-            os.close(fd)
+        # In a forked child, the request's socket was closed at the fork
+        # (lxcpy._helper): its number may be another fd's by now.
+        if fd >= 0 and self.generation == _generation:
+            _helper.close_request(fd)
         if pidfd >= 0:
             os.close(pidfd)
 
     def _lost(self) -> ExitStatusLostError:
         return ExitStatusLostError(
-            f"exit status lost: lxcpy's helper died while process {self.pid} ran",
+            f"exit status lost: lxcpy's helper process that waited for process {self.pid} "
+            f"died while it ran{self.why}",
             operation="attach",
         )
 
@@ -215,11 +230,13 @@ class _RemoteChild:
                 reply = _GONE  # EOF, or garbled
             if reply is None:
                 return None
-            if reply[1] != _ffi.HREP_DONE or reply[0] < 0:
+            if reply[1] != _ffi.REPLY_DONE or reply[0] < 0:
                 # The helper is gone or could not wait for its child.
                 self.lost = True
+                if reply is not _GONE and reply[0] < 0:
+                    self.why = f" ({os.strerror(-reply[0])})"
                 fd, self.fd = self.fd, -1
-                os.close(fd)
+                _helper.close_request(fd)
                 raise self._lost()
             self.returncode = os.waitstatus_to_exitcode(reply[2])
             self.close()
@@ -293,10 +310,6 @@ class _Reaper:
                 poller.poll(100)
             else:
                 time.sleep(0.05)
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._children)
 
     def after_fork_in_child(self) -> None:
         """The parent's orphans are not the child's to reap; its thread

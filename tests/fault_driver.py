@@ -30,7 +30,7 @@ from typing import Any
 from helpers import NO_NET, Leftovers, _reap_lxcpath, cgroup_dirs, leftovers_after
 
 import lxcpy
-from lxcpy import _helper, _undo
+from lxcpy import _testing, _undo
 
 HELPER = os.environ.get("LXCPY_HELPER", "1") != "0"
 
@@ -210,7 +210,7 @@ def scenario_kill_helper(
     spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
 ) -> dict[str, Any]:
     op = spec["op"]
-    hpid = _helper.helper_pid()
+    hpid = _testing.helper_pid()
     if op == "create":
         c = lxcpy.Container(name, lxcpath)
         call: Callable[[], Any] = lambda: c.create("busybox", config=NO_NET)  # noqa: E731
@@ -242,9 +242,9 @@ def scenario_kill_helper(
         res["state"] = c.state.value
     # The next call gets a new helper and works.
     res["next"] = _capture(
-        lambda: c.run(["true"], check=True) if c.running else _helper.helper_pid()
+        lambda: c.run(["true"], check=True) if c.running else _testing.helper_pid()
     )
-    res["new_helper"] = _helper.current_pid() not in (None, hpid)
+    res["new_helper"] = _testing.current_helper_pid() not in (None, hpid)
     c.close()
     return res
 
@@ -460,9 +460,147 @@ def scenario_sigint_sweep(
     }
 
 
+def interrupt_at(k: int, anchor: Callable[..., Any], call: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``call`` with a Ctrl-C at the k-th point, after ``anchor`` (a
+    function) first returned, where CPython may run a signal handler: a
+    Python function's entry or a C function's return. A profile function
+    delivers it there as CPython would: to the SIGINT handler in place
+    (raising KeyboardInterrupt in the profiled code for Python's default
+    one), or at a later point while SIGINT is blocked. Counting stops when
+    the frame ``call`` entered first returns. ``injected``: whether the
+    k-th point was reached; ``where``: what ran there."""
+    anchor_code = anchor.__code__
+    state: dict[str, Any] = {"after": False, "seen": 0, "outer": None}
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if state["outer"] is None and event == "call":
+            state["outer"] = frame
+        if event == "return" and frame is state["outer"]:
+            sys.setprofile(None)
+            return
+        if not state["after"]:
+            if event == "return" and frame.f_code is anchor_code:
+                state["after"] = True
+            return
+        if event not in ("call", "c_return"):
+            return
+        if state["seen"] < k:
+            state["seen"] += 1
+            return
+        # The k-th point, or a later one if SIGINT is blocked here (it
+        # would be delivered once unblocked): deliver it as the kernel
+        # would, to the handler in place (lxcpy's own while it holds a
+        # Ctrl-C back, which only notes it).
+        if signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+            return
+        sys.setprofile(None)
+        state["where"] = f"{event} {arg.__name__ if event == 'c_return' else frame.f_code.co_name}"
+        state["where"] += f" in {frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        handler = signal.getsignal(signal.SIGINT)
+        if handler is signal.default_int_handler or not callable(handler):
+            raise KeyboardInterrupt
+        handler(signal.SIGINT, frame)
+        state["delivered"] = True
+
+    res: dict[str, Any] = {"k": k}
+    sys.setprofile(profile)
+    try:
+        call()
+        res["outcome"] = "completed"
+    except KeyboardInterrupt:
+        res["outcome"] = "KeyboardInterrupt"
+    except BaseException as e:
+        res["outcome"] = type(e).__name__
+        res["error"] = str(e)[:500]
+    finally:
+        sys.setprofile(None)
+    res["injected"] = "where" in state
+    res["where"] = state.get("where")
+    return res
+
+
+def scenario_sigint_each_step(
+    spec: dict[str, Any], lxcpath: str, name: str, base: lxcpy.Container
+) -> dict[str, Any]:
+    """A Ctrl-C at each point where one can take effect (every function
+    entry and C call return) from the moment liblxc's start or create is
+    done to the moment start(), create() or ephemeral().__enter__ returns:
+    each either completes (the container RUNNING, or defined) or raises
+    KeyboardInterrupt and leaves nothing of the call (stopped; no
+    directory; for ephemeral, no container)."""
+    from lxcpy import _worker
+
+    op = spec["op"]
+    home = os.path.join(lxcpath, name)
+    bad: list[str] = []
+    counts: dict[str, int] = {}
+    c = lxcpy.Container(name, lxcpath) if op == "create" else None
+    if op == "start":
+        c = base.clone(name, lxcpath=lxcpath, snapshot=True)
+    anchor = _worker.create if op == "create" else _worker.start
+    points = 0
+    try:
+        for k in range(spec.get("max_points", 400)):
+            if op == "create":
+                assert c is not None
+                # No template: the steps after liblxc's create are the same, and
+                # each of the ~60 tries takes milliseconds (seconds in the VM).
+                call: Callable[[], Any] = lambda: c.create(config=NO_NET)  # noqa: E731
+            elif op == "start":
+                assert c is not None
+                call = c.start
+            else:
+                eph = lxcpy.ephemeral(base=base, lxcpath=lxcpath, name=name)
+                call = eph.__enter__
+            r = interrupt_at(k, anchor, call)
+            counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+            if r["outcome"] not in ("KeyboardInterrupt", "completed"):
+                bad.append(f"point {k}: {r['outcome']}: {r.get('error')}")
+                break
+            _undo.wait_all()
+            if r["outcome"] == "completed":
+                if op == "create":
+                    assert c is not None
+                    if not c.defined:
+                        bad.append(f"point {k}: create() returned, the container not defined")
+                    c.destroy()
+                elif op == "start":
+                    assert c is not None
+                    if not c.running:
+                        bad.append(f"point {k}: start() returned, the container not running")
+                    c.stop()
+                else:
+                    eph.__exit__(None, None, None)
+            elif op == "create" and os.path.lexists(home):
+                bad.append(f"point {k}: an interrupted create left {home}")
+                undo(lxcpath)
+            elif op == "start" and not settle(lambda: not c.running):  # type: ignore[union-attr]
+                bad.append(f"point {k}: an interrupted start left the container running")
+                c.stop()  # type: ignore[union-attr]
+            elif op == "ephemeral" and os.path.lexists(home):
+                bad.append(f"point {k}: an interrupted ephemeral() left {home}")
+                undo(lxcpath)
+            if not r["injected"]:
+                points = k
+                break
+        else:
+            bad.append("more points than max_points: the scan did not reach the end")
+    finally:
+        if c is not None:
+            c.close()
+    return {
+        "outcome": "KeyboardInterrupt",
+        "counts": counts,
+        "points": points,
+        "state_ok": not bad and points > 0,
+        "state": "; ".join(bad[:5]) or f"nothing of any call left, {points} points",
+    }
+
+
 SCENARIOS = {
     "sigint": scenario_sigint,
     "sigint_sweep": scenario_sigint_sweep,
+    "sigint_each_step": scenario_sigint_each_step,
     "sigint_handles": scenario_sigint_handles,
     "kill_helper": scenario_kill_helper,
     "close_thread": scenario_close_thread,
@@ -496,7 +634,7 @@ def main() -> None:
     name = spec["name"]
     base = lxcpy.Container(spec["base_name"], spec["base_path"])
     if HELPER:
-        _helper.helper_pid()  # spawned before the baseline
+        _testing.helper_pid()  # spawned before the baseline
     before = Leftovers.take(lxcpath, [name])
     res: dict[str, Any]
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import lxcpy
-from lxcpy import _ffi, _helper
+from lxcpy import _ffi, _helper, _testing
 
 # Where Python subprocesses of the tests run: not the checkout, whose
 # lxcpy/ (without the built extension) would shadow the installed package.
@@ -89,6 +89,37 @@ def children_of(pid: int) -> list[int]:
             if st is not None and st[1] == pid:
                 out.append(int(entry.name))
     return out
+
+
+# The helper's sockets to its attach workers are numbered from here.
+POOL_FD_FLOOR = 1000
+
+
+def helper_fds(pid: int) -> int:
+    """The helper's open fds, but its sockets to its attach workers (the
+    pool grows under load, up to a cap)."""
+    return sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if int(fd) < POOL_FD_FLOOR)
+
+
+def attach_workers(helper: int) -> list[int]:
+    """The helper's attach workers: its children running lxcpy-helper's
+    code (it has no other children but start/create workers, which run
+    liblxc's and leave when done)."""
+    out = []
+    for pid in children_of(helper):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/exe") == os.readlink(f"/proc/{helper}/exe"):
+                out.append(pid)
+    return out
+
+
+def unreaped(helper: int) -> list[int]:
+    """What the helper or its attach workers have not reaped yet (its
+    start/create workers, the workers' attached processes), zombies too."""
+    workers = attach_workers(helper)
+    return [p for p in children_of(helper) if p not in workers] + [
+        k for w in workers for k in children_of(w)
+    ]
 
 
 def zombies() -> int:
@@ -205,7 +236,7 @@ class Leftovers:
 
     @classmethod
     def take(cls, lxcpath: str, names: Sequence[str]) -> Leftovers:
-        hpid = _helper.current_pid()
+        hpid = _testing.current_helper_pid()
         fds = _fd_targets("self")
         # The helper's own control socket and pidfd: a helper replaced
         # (killed, lost) has new ones, which are no leak.
@@ -217,7 +248,13 @@ class Leftovers:
         # The helper keeps up to MAX_HANDLES (32) liblxc handles, each with
         # its log memfd, as a cache (csrc/helper/main.c): bounded, no leak.
         helper_fds = {} if hpid is None else _fd_targets(hpid)
-        helper_fds = {fd: t for fd, t in helper_fds.items() if "memfd:lxcpy-log" not in t}
+        # Its sockets to its attach workers are fds >= POOL_FD_FLOOR (1000,
+        # csrc/helper/pool.c): the pool grows (up to a cap), no leak.
+        helper_fds = {
+            fd: t
+            for fd, t in helper_fds.items()
+            if "memfd:lxcpy-log" not in t and fd < POOL_FD_FLOOR
+        }
         return cls(
             fds=fds,
             helper_pid=hpid,

@@ -144,6 +144,7 @@ print("ok")
 """
 
 
+@pytest.mark.threaded_attach
 def test_attach_with_busy_and_lock_holding_threads(running: lxcpy.Container) -> None:
     """The deadlock case, in a separate interpreter guarded by a timeout."""
     r = subprocess.run(
@@ -157,6 +158,7 @@ def test_attach_with_busy_and_lock_holding_threads(running: lxcpy.Container) -> 
     assert r.stdout.strip() == "ok"
 
 
+@pytest.mark.threaded_attach
 def test_concurrent_runs_on_one_handle(running: lxcpy.Container) -> None:
     def worker(n: int) -> None:
         for i in range(25):

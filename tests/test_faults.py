@@ -138,6 +138,21 @@ def test_ctrl_c_while_a_handle_is_made(spec: Any, op: str) -> None:
     check_clean(res)
 
 
+@pytest.mark.parametrize("op", ["start", "create", "ephemeral"])
+def test_ctrl_c_at_each_step_after_liblxc_is_done(spec: Any, op: str) -> None:
+    """A Ctrl-C at each point where one can take effect between liblxc's
+    start (create) being done and the call returning, each point its own
+    try: the call completes, or raises KeyboardInterrupt and leaves
+    nothing of itself. (CI found a start() that raised KeyboardInterrupt
+    and left the container RUNNING: the Ctrl-C fell after the undo's
+    reach, in the method's epilogue.)"""
+    # ~20-60 tries of the call: under the VM's emulation, minutes.
+    res = drive(spec("sigint_each_step", op), 420)
+    assert res["state_ok"], f"{res['state']} ({res['counts']})"
+    assert res["counts"].get("KeyboardInterrupt", 0) > 0, res
+    check_clean(res)
+
+
 @pytest.mark.parametrize(
     ("op", "offset"), SIGINT_POINTS, ids=[f"{o}-{int(t * 1000)}ms" for o, t in SIGINT_POINTS]
 )

@@ -101,6 +101,7 @@ def test_close_during_shutdown_never_touches_a_reused_fd(container: lxcpy.Contai
                 os.close(fd)
 
 
+@pytest.mark.threaded_attach
 def test_close_during_calls_from_many_threads(running: lxcpy.Container) -> None:
     """Threads calling state, config and run() while another closes the
     object: each call either completes or raises ValueError (closed); no

@@ -17,11 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import NEEDS_HELPER, NEUTRAL_CWD, children_of, open_fds, proc_stat, zombies
-from protocol import defaults, pack, with_header
+from helpers import (
+    NEEDS_HELPER,
+    NEUTRAL_CWD,
+    children_of,
+    open_fds,
+    proc_stat,
+    unreaped,
+    zombies,
+)
+from protocol import defaults, pack, parse_reply, with_header
 
 import lxcpy
-from lxcpy import _ffi, _helper
+from lxcpy import _ffi, _helper, _testing
 
 pytestmark = [NEEDS_HELPER, pytest.mark.usefixtures("helper_on")]
 
@@ -70,13 +78,13 @@ def test_starts_lazily(base: lxcpy.Container, lxcpath: str) -> None:
     r = run_python(
         f"""
         import lxcpy
-        from lxcpy import _helper
+        from lxcpy import _testing
         c = lxcpy.Container("base", {base.lxcpath!r})
         c.state, c.config["lxc.uts.name"], lxcpy.list_containers({lxcpath!r})
-        assert _helper.current_pid() is None, "spawned too early"
+        assert _testing.current_helper_pid() is None, "spawned too early"
         copy = c.clone("lazy", lxcpath={lxcpath!r}, snapshot=True)
         copy.start()
-        assert _helper.current_pid() is not None, "start did not use the helper"
+        assert _testing.current_helper_pid() is not None, "start did not use the helper"
         copy.stop()
         print("ok")
         """
@@ -88,12 +96,12 @@ def test_switch_off_means_no_helper(base: lxcpy.Container, lxcpath: str) -> None
     r = run_python(
         f"""
         import lxcpy
-        from lxcpy import _helper
+        from lxcpy import _testing
         c = lxcpy.Container("base", {base.lxcpath!r})
         copy = c.clone("off", lxcpath={lxcpath!r}, snapshot=True)
         copy.start()
         copy.stop()
-        assert _helper.current_pid() is None
+        assert _testing.current_helper_pid() is None
         print("ok")
         """,
         env={**os.environ, "LXCPY_HELPER": "0"},
@@ -108,7 +116,7 @@ def test_shared_by_threads() -> None:
     def ask() -> None:
         try:
             for _ in range(20):
-                pids.append(_helper.helper_pid())
+                pids.append(_testing.helper_pid())
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -120,18 +128,18 @@ def test_shared_by_threads() -> None:
     assert not errors
     assert len(pids) == 160
     assert len(set(pids)) == 1
-    assert pids[0] == _helper.current_pid()
+    assert pids[0] == _testing.current_helper_pid()
 
 
 def test_forked_child_gets_its_own() -> None:
-    parent_helper = _helper.helper_pid()
+    parent_helper = _testing.helper_pid()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
             os.close(r)
-            none_at_first = _helper.current_pid() is None
-            own = _helper.helper_pid()
+            none_at_first = _testing.current_helper_pid() is None
+            own = _testing.helper_pid()
             ok = none_at_first and own != parent_helper and own in children_of(os.getpid())
             os.write(w, struct.pack("ii", int(ok), own))
         finally:
@@ -144,7 +152,7 @@ def test_forked_child_gets_its_own() -> None:
     assert ok
     # The child's helper went with the child; the parent's still serves.
     assert gone_within(child_helper, 2)
-    assert _helper.helper_pid() == parent_helper
+    assert _testing.helper_pid() == parent_helper
     assert zombies() == 0
 
 
@@ -153,7 +161,7 @@ def test_dies_with_its_caller() -> None:
         [
             sys.executable,
             "-c",
-            "from lxcpy import _helper; print(_helper.helper_pid(), flush=True); "
+            "from lxcpy import _testing; print(_testing.helper_pid(), flush=True); "
             "import time; time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -173,12 +181,12 @@ def test_dies_with_its_caller() -> None:
 
 
 def test_restarts_after_kill(container: lxcpy.Container) -> None:
-    first = _helper.helper_pid()
+    first = _testing.helper_pid()
     os.kill(first, signal.SIGKILL)
     assert gone_within(first, 2)
     container.start()  # transparently through a new helper
     assert container.running
-    second = _helper.current_pid()
+    second = _testing.current_helper_pid()
     assert second is not None and second != first
     container.stop()
     # The dead one was reaped.
@@ -190,7 +198,7 @@ def test_restarts_when_found_dead_on_send() -> None:
     h = _helper._get()
     os.kill(h.pid, signal.SIGKILL)
     os.waitpid(h.pid, 0)  # reaped behind lxcpy's back: the send fails
-    new = _helper.helper_pid()
+    new = _testing.helper_pid()
     assert new != h.pid
     assert zombies() == 0
 
@@ -200,7 +208,7 @@ def test_death_during_a_request_is_a_start_error(container: lxcpy.Container) -> 
     hook.write_text("#!/bin/sh\nsleep 2\n")
     hook.chmod(0o755)
     container.config["lxc.hook.pre-start"] = str(hook)
-    helper = _helper.helper_pid()
+    helper = _testing.helper_pid()
     killer = threading.Timer(0.5, os.kill, (helper, signal.SIGKILL))
     killer.start()
     try:
@@ -212,18 +220,18 @@ def test_death_during_a_request_is_a_start_error(container: lxcpy.Container) -> 
     container.wait(lxcpy.State.RUNNING, timeout=10)
     if container.running:
         container.stop()
-    assert _helper.helper_pid() != helper
+    assert _testing.helper_pid() != helper
     assert zombies() == 0
 
 
 def test_no_leaks_over_many_calls(container: lxcpy.Container) -> None:
     container.start()
     container.stop()
-    helper = _helper.helper_pid()
+    helper = _testing.helper_pid()
     # A process an earlier test left running (attached through the
     # helper) holds its request's socket in the helper until it exits.
     deadline = time.monotonic() + 10
-    while children_of(helper) and time.monotonic() < deadline:
+    while unreaped(helper) and time.monotonic() < deadline:
         time.sleep(0.02)
     fds, helper_fds = open_fds(), helper_fd_links(helper)
     for _ in range(15):
@@ -233,9 +241,9 @@ def test_no_leaks_over_many_calls(container: lxcpy.Container) -> None:
     # Nothing new in the helper. (Something an earlier test left open
     # there, a socket seen now and then in full runs, may have closed.)
     assert set(helper_fd_links(helper).items()) <= set(helper_fds.items())
-    assert children_of(helper) == []
+    assert unreaped(helper) == []
     assert zombies() == 0
-    assert _helper.current_pid() == helper
+    assert _testing.current_helper_pid() == helper
 
 
 def helper_fd_links(pid: int) -> dict[str, str]:
@@ -274,7 +282,7 @@ def raw(msg: bytes, fds: list[int] | None = None, *, with_reply: bool = True) ->
 
 def err_of(reply: bytes | None) -> int:
     assert reply is not None
-    parsed = _ffi.hreply(reply)
+    parsed = parse_reply(reply)
     assert parsed is not None
     return parsed[0]
 
@@ -288,14 +296,14 @@ def memfds() -> Iterator[list[int]]:
 
 
 def test_refuses_garbage(memfds: list[int]) -> None:
-    helper = _helper.helper_pid()
+    helper = _testing.helper_pid()
     assert err_of(raw(b"")) == -EINVAL
     assert err_of(raw(b"\0" * 3)) == -EINVAL
     assert err_of(raw(os.urandom(200))) == -EINVAL
     assert err_of(raw(b"x" * 150_000)) == -EINVAL  # longer than the limit
     # Right magic, lying lengths and counts (the framing, field by field:
     # test_helper_protocol.py).
-    good = _ffi.hpack_start("ct", b"/tmp/x", False, None)
+    good = _ffi.pack_start("ct", b"/tmp/x", False, None)
     assert good is not None
     assert err_of(raw(with_header(good, len=999), memfds)) == -EINVAL
     assert err_of(raw(with_header(good, nfds=1 << 30), memfds)) == -EINVAL
@@ -313,12 +321,12 @@ def test_refuses_garbage(memfds: list[int]) -> None:
         os.close(r)
         os.close(w)
     # Still the same helper, still answering.
-    assert _helper.helper_pid() == helper
+    assert _testing.helper_pid() == helper
 
 
 def test_refuses_what_the_api_refuses(memfds: list[int]) -> None:
-    helper = _helper.helper_pid()
-    good = _ffi.hpack_start("ct", b"/tmp/x", False, None)
+    helper = _testing.helper_pid()
+    good = _ffi.pack_start("ct", b"/tmp/x", False, None)
     assert good is not None
     # Wrong number of fds, or fds of the wrong kind.
     assert err_of(raw(good, memfds[:1])) == -EINVAL
@@ -332,34 +340,34 @@ def test_refuses_what_the_api_refuses(memfds: list[int]) -> None:
     # Names and paths the public API refuses (packed by C, which does not
     # check: the helper must).
     for name in ["", ".", "..", "a/b", "a b", "a\tb", "a\u00a0b", "a\u2028b", "x" * 300]:
-        msg = _ffi.hpack_start(name, b"/tmp/x", False, None)
+        msg = _ffi.pack_start(name, b"/tmp/x", False, None)
         assert msg is not None
         assert err_of(raw(msg, memfds)) == -EINVAL, name
     for path in [b"relative", b""]:
-        msg = _ffi.hpack_start("ct", path, False, None)
+        msg = _ffi.pack_start("ct", path, False, None)
         assert msg is not None
         assert err_of(raw(msg, memfds)) == -EINVAL, path
     bad_utf8 = bytearray(good)
     bad_utf8[good.index(b"ct\0")] = 0xFF
     assert err_of(raw(bytes(bad_utf8), memfds)) == -EINVAL
     # use_init must be 0 or 1; a command is never empty.
-    fields = {**defaults(_ffi.HOP_START), "name": b"ct", "lxcpath": b"/tmp/x"}
-    assert err_of(raw(pack(_ffi.HOP_START, {**fields, "use_init": 7})[0], memfds)) == -EINVAL
-    assert err_of(raw(pack(_ffi.HOP_START, {**fields, "cmd": []})[0], memfds)) == -EINVAL
+    fields = {**defaults(_ffi.OP_START), "name": b"ct", "lxcpath": b"/tmp/x"}
+    assert err_of(raw(pack(_ffi.OP_START, {**fields, "use_init": 7})[0], memfds)) == -EINVAL
+    assert err_of(raw(pack(_ffi.OP_START, {**fields, "cmd": []})[0], memfds)) == -EINVAL
     # A create with flags the API never passes, or an empty template.
     out = os.memfd_create("out", os.MFD_CLOEXEC)
     try:
-        msg = _ffi.hpack_create("ct", b"/tmp/x", "", None, [])
+        msg = _ffi.pack_create("ct", b"/tmp/x", "", None, [])
         assert msg is not None
         assert err_of(raw(msg, [*memfds, out])) == -EINVAL
     finally:
         os.close(out)
-    assert _helper.helper_pid() == helper
+    assert _testing.helper_pid() == helper
     assert zombies() == 0
 
 
 def test_packing_refuses_oversized_requests() -> None:
-    assert _ffi.hpack_start("ct", b"/tmp/x", False, [b"x" * 200_000]) is None
+    assert _ffi.pack_start("ct", b"/tmp/x", False, [b"x" * 200_000]) is None
 
 
 def test_oversized_start_falls_back_in_process(container: lxcpy.Container) -> None:

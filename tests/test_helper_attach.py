@@ -14,12 +14,12 @@ import threading
 import time
 
 import pytest
-from helpers import NEEDS_HELPER, children_of, open_fds, proc_stat
-from protocol import repacked, with_header
+from helpers import NEEDS_HELPER, attach_workers, helper_fds, open_fds, proc_stat, unreaped
+from protocol import pack_attach, repacked, with_header
 from test_helper import err_of, raw
 
 import lxcpy
-from lxcpy import _attach, _ffi, _helper
+from lxcpy import _attach, _ffi, _helper, _testing
 
 pytestmark = [NEEDS_HELPER, pytest.mark.usefixtures("helper_on")]
 
@@ -33,21 +33,25 @@ def parent_of(pid: int) -> int:
 
 
 def helper_zombies(helper: int) -> int:
-    return sum(1 for pid in children_of(helper) if (proc_stat(pid) or ("",))[0] == "Z")
+    return sum(1 for pid in unreaped(helper) if (proc_stat(pid) or ("",))[0] == "Z")
 
 
 def settle(helper: int) -> None:
-    """Give the helper a moment to reap what just exited."""
+    """Give the helper and its workers a moment to reap what just exited."""
     deadline = time.monotonic() + 5
-    while children_of(helper) and time.monotonic() < deadline:
+    while unreaped(helper) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
-def test_the_process_is_the_helpers_child(running: lxcpy.Container) -> None:
+def test_the_process_is_an_attach_workers_child(running: lxcpy.Container) -> None:
     with running.popen(["sleep", "30"]) as p:
-        helper = _helper.current_pid()
+        helper = _testing.current_helper_pid()
         assert helper is not None and p.pid != helper
-        assert parent_of(p.pid) == helper
+        # The helper's event loop never attaches: a worker of its pool
+        # does, and waits for the program.
+        worker = parent_of(p.pid)
+        assert worker not in (helper, os.getpid())
+        assert parent_of(worker) == helper
         with pytest.raises(ChildProcessError):
             os.waitpid(p.pid, os.WNOHANG)
         assert p.poll() is None
@@ -90,10 +94,10 @@ def test_timeouts(running: lxcpy.Container) -> None:
     assert p.poll() is None
     p.kill()
     assert p.wait(5) == -signal.SIGKILL
-    helper = _helper.current_pid()
+    helper = _testing.current_helper_pid()
     assert helper is not None
     settle(helper)
-    assert children_of(helper) == []
+    assert unreaped(helper) == []
 
 
 def test_exec_errors_stay_exact(running: lxcpy.Container) -> None:
@@ -185,10 +189,42 @@ def test_signal_state_same_when_the_caller_inherited_ignored_signals(
 
 def test_helper_killed_mid_run(running: lxcpy.Container) -> None:
     p = running.popen(["sleep", "30"])
-    helper = _helper.current_pid()
+    helper = _testing.current_helper_pid()
     assert helper is not None
     os.kill(helper, signal.SIGKILL)
-    with pytest.raises(lxcpy.ExitStatusLostError, match="helper died") as e:
+    # The attach worker that waits for the program outlives the helper:
+    # the exact status still comes.
+    assert p.poll() is None
+    p.kill()  # reachable through its pidfd
+    assert p.wait(10) == -signal.SIGKILL
+    # Once the helper is dead (a SIGKILL is not instant: a request sent
+    # before it died is lost with it), the next call starts a new one.
+    deadline = time.monotonic() + 5
+    while (st := proc_stat(helper)) is not None and st[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert running.run(["sh", "-c", "exit 5"]).returncode == 5
+    assert _testing.current_helper_pid() not in (None, helper)
+
+
+def test_helper_killed_during_run(running: lxcpy.Container) -> None:
+    helper = _testing.helper_pid()
+    t = threading.Timer(0.3, os.kill, (helper, signal.SIGKILL))
+    t.start()
+    try:
+        assert running.run(["sh", "-c", "sleep 1; exit 3"]).returncode == 3
+    finally:
+        t.join()
+    assert running.run(["true"]).returncode == 0
+    assert _testing.current_helper_pid() not in (None, helper)
+
+
+def test_worker_killed_mid_run(running: lxcpy.Container) -> None:
+    p = running.popen(["sleep", "30"])
+    helper = _testing.current_helper_pid()
+    worker = parent_of(p.pid)
+    assert helper is not None and worker != helper
+    os.kill(worker, signal.SIGKILL)
+    with pytest.raises(lxcpy.ExitStatusLostError, match="died") as e:
         p.wait(10)
     assert isinstance(e.value, ChildProcessError)
     assert isinstance(e.value, lxcpy.LxcError)
@@ -196,47 +232,72 @@ def test_helper_killed_mid_run(running: lxcpy.Container) -> None:
         p.poll()
     assert p.returncode is None
     p.kill()  # still reachable through its pidfd
-    # The next call starts a new helper.
+    # The helper itself is fine: kept, and it replaces the worker.
     assert running.run(["sh", "-c", "exit 5"]).returncode == 5
-    assert _helper.current_pid() not in (None, helper)
+    assert _testing.current_helper_pid() == helper
 
 
-def test_helper_killed_during_run(running: lxcpy.Container) -> None:
-    helper = _helper.helper_pid()
-    t = threading.Timer(0.3, os.kill, (helper, signal.SIGKILL))
+def test_a_request_sent_to_a_worker_that_dies_unread_goes_to_another(
+    running: lxcpy.Container,
+) -> None:
+    """A worker killed while idle (from outside: the OOM killer, say) may
+    be sent a request before the helper knows it is dead: the request is
+    not lost with it (it was: 'liblxc could not attach', ECONNABORTED)."""
+    running.run(["true"])
+    helper = _testing.current_helper_pid()
+    assert helper is not None
+    idle = attach_workers(helper)
+    for w in idle:
+        os.kill(w, signal.SIGSTOP)  # each takes requests and reads none
+    got: list[object] = []
+
+    def run() -> None:
+        try:
+            got.append(running.run(["sh", "-c", "exit 4"]))
+        except Exception as e:
+            got.append(e)
+
+    t = threading.Thread(target=run)
     t.start()
     try:
-        with pytest.raises(lxcpy.ExitStatusLostError):
-            running.run(["sleep", "3"])
+        time.sleep(0.5)  # forwarded to a stopped worker by now
+        assert got == []
     finally:
-        t.join()
-    assert running.run(["true"]).returncode == 0
+        for w in idle:
+            os.kill(w, signal.SIGKILL)
+        t.join(30)
+    assert len(got) == 1, "no answer"
+    assert isinstance(got[0], subprocess.CompletedProcess), got[0]
+    assert got[0].returncode == 4
+    assert _testing.current_helper_pid() == helper
 
 
 def test_no_leaks_over_1000_runs(running: lxcpy.Container) -> None:
     running.run(["true"])
     running.run(["echo", "x"], capture_output=True)
-    helper = _helper.current_pid()
+    helper = _testing.current_helper_pid()
     assert helper is not None
     gc.collect()
-    fds, helper_fds = open_fds(), len(os.listdir(f"/proc/{helper}/fd"))
+    fds, request_fds = open_fds(), helper_fds(helper)
+    workers = sorted(attach_workers(helper))
     for i in range(1000):
         if i % 50 == 0:
             running.popen(["true"])  # dropped without waiting
             continue
         r = running.run(["echo", str(i)], capture_output=True)
         assert r.stdout == f"{i}\n".encode()
-    from lxcpy.process import _reaper
-
     deadline = time.monotonic() + 10
-    while _reaper.pending() and time.monotonic() < deadline:
+    while _testing.reaper_pending() and time.monotonic() < deadline:
         time.sleep(0.02)
     settle(helper)
     gc.collect()
-    assert _helper.current_pid() == helper
+    assert _testing.current_helper_pid() == helper
+    # None was killed: a caller that hangs up once answered is not one
+    # that gave up while its worker was in liblxc (it was, now and then).
+    assert sorted(attach_workers(helper)) == workers
     assert open_fds() == fds
-    assert len(os.listdir(f"/proc/{helper}/fd")) == helper_fds
-    assert children_of(helper) == []
+    assert helper_fds(helper) == request_fds
+    assert unreaped(helper) == []
     assert helper_zombies(helper) == 0
 
 
@@ -255,7 +316,7 @@ def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]
     err_r, err_w = os.pipe()
     log = os.memfd_create("log", os.MFD_CLOEXEC)
     o = _attach.resolve(_attach.options(), 0)
-    packed = _ffi.hpack_attach(
+    packed = pack_attach(
         running.name.encode(),
         _ffi.enc_path(running.lxcpath),
         o,
@@ -272,7 +333,7 @@ def good_request(running: lxcpy.Container) -> tuple[bytes, list[int], list[int]]
 
 
 def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
-    helper = _helper.helper_pid()
+    helper = _testing.helper_pid()
     msg, fds, close = good_request(running)
     r, w = os.pipe()
     try:
@@ -306,16 +367,16 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         assert err_of(raw(with_header(msg, nfds=2), fds)) == -EINVAL
         assert err_of(raw(with_header(msg, len=len(msg) + 1), fds)) == -EINVAL
         # The good one works (two replies: STARTED with a pidfd, then DONE).
-        sock, reply, pidfd, _h = _helper.open_request(msg, fds)
+        sock, reply, pidfd, _h = _testing.open_request(msg, fds)
         try:
-            assert reply[0] == 0 and reply[1] == _ffi.HREP_STARTED and pidfd >= 0
+            assert reply[0] == 0 and reply[1] == _ffi.REPLY_STARTED and pidfd >= 0
             os.close(pidfd)
-            rc, done, _ = _ffi.hrecv(sock, False)
+            rc, done, _ = _ffi.recv_reply(sock, False)
             assert rc == 1 and done is not None
-            assert done[1] == _ffi.HREP_DONE and done[2] == 0
+            assert done[1] == _ffi.REPLY_DONE and done[2] == 0
         finally:
-            os.close(sock)
+            _helper.close_request(sock)
     finally:
         for fd in (r, w, *close):
             os.close(fd)
-    assert _helper.helper_pid() == helper
+    assert _testing.helper_pid() == helper

@@ -1,7 +1,8 @@
 """The wire format between lxcpy and lxcpy-helper, driven from its one table
-(csrc/common/hproto_table.h, read through lxcpy._ffi.HKINDS): every request
+(csrc/common/wire_table.h, read through lxcpy._ffi.wire.WIRE_KINDS): every request
 kind, every field with its boundary values, packed by the extension and
-decoded by the helper's own decoder (``lxcpy-helper --selftest-decode``);
+decoded by the helper's own decoder (csrc/common/wire.c, built with
+tests/wire_decode.c by tests/protocol.py);
 what each check refuses; the framing; every fd slot, checked by a running
 helper; and the protocol version: a helper of another one is refused."""
 
@@ -26,17 +27,19 @@ from protocol import (
     expected,
     key,
     pack,
+    parse_reply,
     with_header,
 )
 
 import lxcpy
-from lxcpy import _ffi, _helper
+from lxcpy import _ffi, _helper, _testing
+from lxcpy._ffi import wire
 
 pytestmark = [NEEDS_HELPER]
 
 EINVAL = 22
 EPROTO = 71
-KINDS = list(_ffi.HKINDS.values())
+KINDS = list(wire.WIRE_KINDS.values())
 
 
 def test_the_table_is_what_the_tests_know() -> None:
@@ -49,26 +52,26 @@ def test_the_table_is_what_the_tests_know() -> None:
         for _slot, check in k.slots:
             assert check in SLOT_FDS, (k.name, check)
     slots = {k.name: [name for name, _check in k.slots] for k in KINDS}
-    assert slots["START"].index("CONFIG") + 1 == _ffi.HFD_START_CONFIG
-    assert slots["START"].index("LOG") + 1 == _ffi.HFD_START_LOG
-    assert slots["CREATE"].index("CONFIG") + 1 == _ffi.HFD_CREATE_CONFIG
-    assert slots["CREATE"].index("LOG") + 1 == _ffi.HFD_CREATE_LOG
-    assert slots["CREATE"].index("OUTPUT") + 1 == _ffi.HFD_CREATE_OUTPUT
-    assert slots["ATTACH"].index("LOG") + 1 == _ffi.HFD_ATTACH_LOG
-    assert slots["ATTACH"].index("ERR") + 1 == _ffi.HFD_ATTACH_ERR
+    assert slots["START"].index("CONFIG") + 1 == _ffi.FD_START_CONFIG
+    assert slots["START"].index("LOG") + 1 == _ffi.FD_START_LOG
+    assert slots["CREATE"].index("CONFIG") + 1 == _ffi.FD_CREATE_CONFIG
+    assert slots["CREATE"].index("LOG") + 1 == _ffi.FD_CREATE_LOG
+    assert slots["CREATE"].index("OUTPUT") + 1 == _ffi.FD_CREATE_OUTPUT
+    assert slots["ATTACH"].index("LOG") + 1 == wire.FD_ATTACH_LOG
+    assert slots["ATTACH"].index("ERR") + 1 == wire.FD_ATTACH_ERR
     with pytest.raises(ValueError, match="fields"):
-        _ffi.hpack(_ffi.HOP_PING, {"surplus": 1})
+        wire.pack_request(wire.OP_PING, {"surplus": 1})
     with pytest.raises(ValueError, match="slots"):
-        _ffi.hfds(_ffi.HOP_START, {_ffi.HFD_START_CONFIG: 5})
+        _ffi.request_fds(_ffi.OP_START, {_ffi.FD_START_CONFIG: 5})
 
 
-def round_trip_cases() -> Iterator[tuple[int, dict[str, _ffi.HValue]]]:
+def round_trip_cases() -> Iterator[tuple[int, dict[str, wire.FieldValue]]]:
     for k in KINDS:
         yield k.op, defaults(k.op)
         for f in k.fields:
             for value in VALID[key(f)]:
                 yield k.op, {**defaults(k.op), f.name: value}
-        fd_fields = [f.name for f in k.fields if f.type == _ffi.HT_FD]
+        fd_fields = [f.name for f in k.fields if f.type == wire.FIELD_FD]
         if fd_fields:
             # Each its own fd; all the same one (sent once); every other.
             yield k.op, {**defaults(k.op), **{n: 100 + i for i, n in enumerate(fd_fields)}}
@@ -83,10 +86,10 @@ def test_round_trip_every_kind_and_field() -> None:
     for (op, fields), (_msg, fds), got in zip(cases, packed, results, strict=True):
         assert not isinstance(got, int), (fields, got)
         name, values = got
-        assert name == _ffi.HKINDS[op].name
+        assert name == wire.WIRE_KINDS[op].name
         assert values == expected(op, fields, fds), fields
         # The FD fields' fds go once each, in the order of the table.
-        fd_values = [fields[f.name] for f in _ffi.HKINDS[op].fields if f.type == _ffi.HT_FD]
+        fd_values = [fields[f.name] for f in wire.WIRE_KINDS[op].fields if f.type == wire.FIELD_FD]
         assert fds == list(dict.fromkeys(v for v in fd_values if isinstance(v, int) and v >= 0))
 
 
@@ -108,7 +111,7 @@ def test_fd_indexes_are_checked() -> None:
         # One fd more than the fields use.
         msgs.append(with_header(msg, nfds=nfds + 1))
         for f in k.fields:
-            if f.type != _ffi.HT_FD:
+            if f.type != wire.FIELD_FD:
                 continue
             with_fd, _ = pack(k.op, {**defaults(k.op), f.name: 100})
             without, _ = pack(k.op, {**defaults(k.op), f.name: -1})
@@ -135,17 +138,15 @@ def test_framing_is_checked() -> None:
         msgs.append((f"{k.name} no reply slot", with_header(msg, nfds=0), EINVAL))
         msgs.append((f"{k.name} too few fds", with_header(msg, nfds=len(k.slots)), EINVAL))
         msgs.append((f"{k.name} too many fds", with_header(msg, nfds=1 << 30), EINVAL))
-        msgs.append(
-            (f"{k.name} version", with_header(msg, version=_ffi.HPROTO_VERSION ^ 1), EPROTO)
-        )
+        msgs.append((f"{k.name} version", with_header(msg, version=_ffi.WIRE_VERSION ^ 1), EPROTO))
         # The kind of another: its fields do not fit.
         for other in KINDS:
             if other is not k:
                 msgs.append((f"{k.name} as {other.name}", with_header(msg, op=other.op), EINVAL))
-    ping, _ = pack(_ffi.HOP_PING, {})
+    ping, _ = pack(wire.OP_PING, {})
     for op in (0, max(k.op for k in KINDS) + 1, 2**32 - 1):
         msgs.append((f"op {op}", with_header(ping, op=op), EINVAL))
-    big = ping + b"\0" * _ffi.HMAX_MSG
+    big = ping + b"\0" * wire.WIRE_MAX_MSG
     msgs.append(("over the limit", with_header(big, len=len(big)), EINVAL))
     msgs.append(("empty", b"", EINVAL))
     results = decode([m for _what, m, _err in msgs])
@@ -166,9 +167,9 @@ def test_damaged_messages_are_decoded_or_refused() -> None:
 
 
 def test_sizes_are_limited() -> None:
-    assert _ffi.hpack_start("ct", b"/tmp/x", False, [b"x" * _ffi.HMAX_MSG]) is None
-    fields = {**defaults(_ffi.HOP_ATTACH), "groups": list(range(_ffi.HMAX_MSG // 4))}
-    assert _ffi.hpack(_ffi.HOP_ATTACH, fields) is None
+    assert _ffi.pack_start("ct", b"/tmp/x", False, [b"x" * wire.WIRE_MAX_MSG]) is None
+    fields = {**defaults(wire.OP_ATTACH), "groups": list(range(wire.WIRE_MAX_MSG // 4))}
+    assert wire.pack_request(wire.OP_ATTACH, fields) is None
 
 
 # -- with a running helper: the fd slots, the version ------------------------
@@ -196,14 +197,14 @@ def send(msg: bytes, fds: list[int]) -> tuple[int, int, int, int]:
         socket.send_fds(h.sock, [msg], [theirs.fileno(), *fds])
         theirs.close()
         mine.settimeout(30)
-        reply = _ffi.hreply(mine.recv(64))
+        reply = parse_reply(mine.recv(64))
     assert reply is not None
     return reply
 
 
 @pytest.mark.usefixtures("helper_on")
 def test_every_fd_slot_is_checked(tmp_path: Path) -> None:
-    helper = _helper.helper_pid()
+    helper = _testing.helper_pid()
     for k in KINDS:
         fields = defaults(k.op)
         if "lxcpath" in fields:
@@ -226,27 +227,27 @@ def test_every_fd_slot_is_checked(tmp_path: Path) -> None:
                 assert send(msg, [*good, more])[0] == -EINVAL, k.name
             finally:
                 os.close(more)
-            if k.op == _ffi.HOP_START:
+            if k.op == _ffi.OP_START:
                 # With the right fds it passes the checks: the worker
                 # starts (and fails: there is no such container).
                 err, kind, _status, _pid = send(msg, good)
-                assert err == 0 and kind == _ffi.HREP_STARTED
-            if k.op == _ffi.HOP_PING:
+                assert err == 0 and kind == _ffi.REPLY_STARTED
+            if k.op == wire.OP_PING:
                 err, kind, _status, pid = send(msg, good)
-                assert err == 0 and kind == _ffi.HREP_PONG and pid == helper
+                assert err == 0 and kind == wire.REPLY_PONG and pid == helper
         finally:
             for fd in good:
                 os.close(fd)
-    assert _helper.helper_pid() == helper
+    assert _testing.helper_pid() == helper
 
 
 @pytest.mark.usefixtures("helper_on")
 def test_a_request_of_another_version_is_refused() -> None:
-    helper = _helper.helper_pid()
-    ping = _ffi.hpack_ping()
-    assert send(with_header(ping, version=_ffi.HPROTO_VERSION + 1), [])[0] == -EPROTO
-    assert send(ping, [])[1] == _ffi.HREP_PONG
-    assert _helper.helper_pid() == helper
+    helper = _testing.helper_pid()
+    ping = pack(wire.OP_PING, {})[0]
+    assert send(with_header(ping, version=_ffi.WIRE_VERSION + 1), [])[0] == -EPROTO
+    assert send(ping, [])[1] == wire.REPLY_PONG
+    assert _testing.helper_pid() == helper
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:
@@ -282,10 +283,10 @@ def test_a_helper_of_another_version_refuses(container: lxcpy.Container) -> None
         f"""
         import os, time
         import lxcpy
-        from lxcpy import _ffi, _helper
+        from lxcpy import _ffi, _helper, _testing
         {textwrap.indent(LEFT, " " * 8).strip()}
-        ours = _ffi.HPROTO_VERSION
-        _ffi.HPROTO_VERSION = wrong = ours ^ 0x5A5A5A
+        ours = _ffi.WIRE_VERSION
+        _ffi.WIRE_VERSION = wrong = ours ^ 0x5A5A5A
         c = lxcpy.Container({container.name!r}, {container.lxcpath!r})
         t = time.monotonic()
         try:
@@ -298,11 +299,11 @@ def test_a_helper_of_another_version_refuses(container: lxcpy.Container) -> None
             assert took < 10, took
             print("refused:", e)
         assert not c.running
-        assert _helper.current_pid() is None
+        assert _testing.current_helper_pid() is None
         assert left() == [], left()
         # This build's version: served.
-        _ffi.HPROTO_VERSION = ours
-        assert _helper.helper_pid() > 0
+        _ffi.WIRE_VERSION = ours
+        assert _testing.helper_pid() > 0
         print("served")
         """
     )
@@ -326,16 +327,16 @@ def test_a_helper_that_says_no_hello_is_refused(tmp_path: Path, script: str, mes
         f"""
         import os, time
         import lxcpy
-        from lxcpy import _ffi, _helper
+        from lxcpy import _ffi, _helper, _testing
         {textwrap.indent(LEFT, " " * 8).strip()}
         _ffi.HELPER_PATH = {str(fake)!r}
         _helper._HELLO_WITHIN = 1.0
         t = time.monotonic()
         try:
-            _helper.helper_pid()
+            _testing.helper_pid()
         except lxcpy.HelperError as e:
             assert e.path == {str(fake)!r} and e.path in str(e) and e.found is None
-            assert str(_ffi.HPROTO_VERSION) in str(e)
+            assert str(_ffi.WIRE_VERSION) in str(e)
             print("refused:", e, time.monotonic() - t)
         assert left() == [], left()
         print("nothing left")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from helpers import NO_NET
+from protocol import parse_reply
 
 import lxcpy
 
@@ -149,18 +150,18 @@ def test_helper_refuses_newlines_in_paths_and_template_lines() -> None:
         pytest.skip("lxcpy-helper was not built")
     fds = [os.memfd_create(n, os.MFD_CLOEXEC) for n in ("cfg", "log", "out")]
     cfg, log, out = fds
-    start_fds = _ffi.hfds(_ffi.HOP_START, {_ffi.HFD_START_CONFIG: cfg, _ffi.HFD_START_LOG: log})
-    create_fds = _ffi.hfds(
-        _ffi.HOP_CREATE,
-        {_ffi.HFD_CREATE_CONFIG: cfg, _ffi.HFD_CREATE_LOG: log, _ffi.HFD_CREATE_OUTPUT: out},
+    start_fds = _ffi.request_fds(_ffi.OP_START, {_ffi.FD_START_CONFIG: cfg, _ffi.FD_START_LOG: log})
+    create_fds = _ffi.request_fds(
+        _ffi.OP_CREATE,
+        {_ffi.FD_CREATE_CONFIG: cfg, _ffi.FD_CREATE_LOG: log, _ffi.FD_CREATE_OUTPUT: out},
     )
     try:
         msgs = [
-            _ffi.hpack_start("ct", b"/tmp/a" + INJECT.encode(), False, None),
-            _ffi.hpack_start("ct", b"/tmp/a\rb", False, None),
-            _ffi.hpack_create("ct", b"/tmp/a\nb", "busybox", None, []),
-            _ffi.hpack_create("ct", b"/tmp/a", "busybox" + INJECT, None, []),
-            _ffi.hpack_create("ct", b"/tmp/a", "busybox", None, ["ok", "x" + INJECT]),
+            _ffi.pack_start("ct", b"/tmp/a" + INJECT.encode(), False, None),
+            _ffi.pack_start("ct", b"/tmp/a\rb", False, None),
+            _ffi.pack_create("ct", b"/tmp/a\nb", "busybox", None, []),
+            _ffi.pack_create("ct", b"/tmp/a", "busybox" + INJECT, None, []),
+            _ffi.pack_create("ct", b"/tmp/a", "busybox", None, ["ok", "x" + INJECT]),
         ]
         h = _helper._get()
         for i, msg in enumerate(msgs):
@@ -171,7 +172,7 @@ def test_helper_refuses_newlines_in_paths_and_template_lines() -> None:
                 socket.send_fds(h.sock, [msg], [theirs.fileno(), *use])
                 theirs.close()
                 mine.settimeout(30)
-                reply = _ffi.hreply(mine.recv(64))
+                reply = parse_reply(mine.recv(64))
             assert reply is not None
             assert reply[0] == -22, i  # -EINVAL, refused before any worker
     finally:

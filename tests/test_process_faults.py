@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from helpers import attach_workers, helper_fds
 
 import lxcpy
 
@@ -204,6 +205,7 @@ def _race_stop(c: lxcpy.Container, rounds: int) -> dict[str, int]:
     return errors
 
 
+@pytest.mark.threaded_attach
 def test_attaching_to_a_dying_container_is_not_running(running: lxcpy.Container) -> None:
     errors = _race_stop(running, 4)
     assert errors.get("NotRunningError")
@@ -229,10 +231,10 @@ def test_a_forked_child_leaves_the_parents_statuses_alone(
 ) -> None:
     import gc
 
-    from lxcpy import _helper
+    from lxcpy import _testing
 
     procs = [running.popen(["sh", "-c", f"sleep 1; exit {code}"]) for code in (7, 8, 9)]
-    helper = _helper.current_pid()
+    helper = _testing.current_helper_pid()
     pid = os.fork()
     if pid == 0:  # the child: os._exit() whatever happens
         code = 99
@@ -259,12 +261,12 @@ def test_a_forked_child_leaves_the_parents_statuses_alone(
     status = _wait_forked(pid)
     assert os.waitstatus_to_exitcode(status) == 0
     assert [p.wait(timeout=30) for p in procs] == [7, 8, 9]
-    assert _helper.current_pid() == helper
+    assert _testing.current_helper_pid() == helper
     # And the parent can go on (its helper alive and answering).
     assert running.run(["sh", "-c", "exit 5"]).returncode == 5
-    assert _helper.current_pid() == helper
+    assert _testing.current_helper_pid() == helper
     if helper is not None:
-        assert _helper.helper_pid() == helper
+        assert _testing.helper_pid() == helper
 
 
 def test_a_forked_child_can_run_its_own(running: lxcpy.Container) -> None:
@@ -289,20 +291,20 @@ def test_a_forked_child_reaps_its_own_orphans(running: lxcpy.Container) -> None:
     # for the Processes it drops.
     from helpers import zombies
 
-    from lxcpy.process import _reaper
+    from lxcpy import _testing
 
     running.popen(["sleep", "3"])  # dropped at once: the reaper's
-    assert _reaper.pending() == 1
+    assert _testing.reaper_pending() == 1
     pid = os.fork()
     if pid == 0:
         code = 99
         try:
-            assert _reaper.pending() == 0  # the parent's orphan is not ours
+            assert _testing.reaper_pending() == 0  # the parent's orphan is not ours
             running.popen(["true"])  # ours, dropped
             deadline = time.monotonic() + 10
-            while (_reaper.pending() or zombies()) and time.monotonic() < deadline:
+            while (_testing.reaper_pending() or zombies()) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            code = 0 if not _reaper.pending() and not zombies() else 3
+            code = 0 if not _testing.reaper_pending() and not zombies() else 3
         except BaseException:
             code = 4
         finally:
@@ -310,9 +312,9 @@ def test_a_forked_child_reaps_its_own_orphans(running: lxcpy.Container) -> None:
     status = _wait_forked(pid)
     assert os.waitstatus_to_exitcode(status) == 0
     deadline = time.monotonic() + 15
-    while _reaper.pending() and time.monotonic() < deadline:
+    while _testing.reaper_pending() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _reaper.pending() == 0
+    assert _testing.reaper_pending() == 0
 
 
 def _fd_count(pid: int | str) -> int:
@@ -331,6 +333,19 @@ def _fd_links(pid: int | str) -> list[str]:
     return out
 
 
+def _context_fds(pid: int) -> list[str]:
+    """pid's open pidfds, procfs directories and namespace files: what
+    liblxc's attach context opens (and leaks when an attach fails)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            ns = link.partition(":")[0] in ("mnt", "pid", "net", "uts", "ipc", "user", "cgroup")
+            if "pidfd" in link or ns or (link.startswith("/proc/") and link.count("/") <= 2):
+                out.append(link)
+    return out
+
+
 def _settled(count: object, want: int, timeout: float = 10) -> int:
     """count() once it is at most want, or its last value after timeout."""
     deadline = time.monotonic() + timeout
@@ -341,17 +356,17 @@ def _settled(count: object, want: int, timeout: float = 10) -> int:
         time.sleep(0.1)
 
 
+@pytest.mark.threaded_attach
 def test_runs_racing_stop_leak_no_fd(running: lxcpy.Container) -> None:
     import gc
 
-    from lxcpy import _helper
-    from lxcpy.process import _reaper
+    from lxcpy import _testing
 
     running.run(["true"])
-    helper = _helper.current_pid()
+    helper = _testing.current_helper_pid()
     gc.collect()
     mine = _fd_count("self")
-    theirs = _fd_count(helper) if helper is not None else 0
+    theirs = helper_fds(helper) if helper is not None else 0
     c = lxcpy.Container(running.name, running.lxcpath)
     try:
         errors = _race_stop(c, 6)
@@ -360,9 +375,15 @@ def test_runs_racing_stop_leak_no_fd(running: lxcpy.Container) -> None:
     assert errors.get("NotRunningError")
     running.start()
     running.run(["true"])  # a request: the helper looks at what it keeps
-    _settled(_reaper.pending, 0)
+    _settled(_testing.reaper_pending, 0)
     gc.collect()
     assert _settled(lambda: _fd_count("self"), mine) == mine, "\n".join(_fd_links("self"))
     if helper is not None:
-        assert _helper.current_pid() == helper
-        assert _settled(lambda: _fd_count(helper), theirs) == theirs, "\n".join(_fd_links(helper))
+        assert _testing.current_helper_pid() == helper
+        # The helper (its sockets to its attach workers aside: the pool
+        # grew for the 6 threads) and each attach worker, which made the
+        # failed liblxc calls: none of what liblxc's attach context opens.
+        assert _settled(lambda: helper_fds(helper), theirs) == theirs, "\n".join(_fd_links(helper))
+        for w in attach_workers(helper):
+            left = _settled(lambda w=w: len(_context_fds(w)), 0)  # type: ignore[misc]
+            assert left == 0, "\n".join(_fd_links(w))

@@ -14,15 +14,17 @@ struct lxcpy_exec {
 void lxcpy_attach_report(int fd, int stage, int err);
 /* In the child: the caller's fds onto 0-2, then chdir. The failing stage or 0. */
 int lxcpy_attach_child_setup(struct lxcpy_attach_opts *o);
-/* c->attach() with o translated, the init pidfd leak guarded. */
+/* c->attach() with o translated; what a failed attach leaves is closed.
+ * Never called from a single-threaded process (attach_run.c). */
 int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		    lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid);
-/* Held around opening a pidfd of a container's init, while no attach is
- * under way (a failed attach closes the ones of its init that appeared
- * meanwhile: not these). */
-void lxcpy_attach_fds_hold(void);
+/* Held around opening a pidfd of a container's init, while no attach to
+ * that container is under way (a failed attach closes the ones of its
+ * init that appeared meanwhile: not these). Per container. */
+void lxcpy_attach_fds_hold(struct lxc_container *c);
 void lxcpy_attach_fds_release(void);
-/* This process has a second thread for good (lxcpy-helper): no attach
- * needs a guard thread of its own. */
+/* This process keeps a second thread for good and attaches one at a time
+ * (lxcpy-helper's attach workers): a failed attach's clean-up closes every
+ * pidfd that appeared, not only the init's. */
 void lxcpy_attach_always_threaded(void);
 #endif

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,60 +47,14 @@ char **lxcpy_environ(void)
  * single-threaded caller the probe succeeds (and moves the caller's future
  * children into the container's time namespace), the pidfd is kept for the
  * transient child, and nothing closes the parent's copy: one fd leaks per
- * call. lxcpy makes sure a second thread exists while liblxc runs: a guard
- * thread that only waits on a semaphore, started and joined around the
- * call. Should the thread not start, and the process be single-threaded,
- * lxcpy closes the pidfds that appeared during the call (no other thread
- * can have opened them), and the other fds a failed attach leaves (below).
+ * call. So lxcpy never calls liblxc's attach from a single-threaded
+ * process: in-process, lxcpy._attach runs each attach in a thread of its
+ * own while the caller's thread waits (which is also what lets a Ctrl-C
+ * or a deadline through a monitor that does not answer), and
+ * lxcpy-helper's attach workers keep a reaper thread for good.
  * An attach that fails leaks more: see "what a failed attach leaves". */
 
-struct leak_guard {
-	pthread_t thread;
-	sem_t stop;
-	int kind;          /* 1: thread running, 2: fd snapshot taken, 0: none */
-	int nfds;
-	int *fds;          /* sorted snapshot of open fds (kind 2) */
-};
-
-static int last_guard;
-static int force_fd_guard;
 static int kept_threaded;
-
-int lxcpy_attach_last_guard(void)
-{
-	return last_guard;
-}
-
-/* Test hook: 0 normal, 1 the fd fallback, 2 no guard at all (to show
- * liblxc's leak). */
-void lxcpy_attach_force_fd_guard(int mode)
-{
-	force_fd_guard = mode;
-}
-
-static void *guard_main(void *arg)
-{
-	struct leak_guard *g = arg;
-
-	while (sem_wait(&g->stop) < 0 && errno == EINTR)
-		;
-	return NULL;
-}
-
-static int thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* Open fds, sorted ascending (readdir of /proc/self/fd is in fd order). */
 static int list_fds(int **out)
@@ -175,89 +128,14 @@ static int is_pidfd(int fd)
 	return pidfd_pid(fd, &pid);
 }
 
-static int guard_thread(struct leak_guard *g)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	int ok;
-
-	if (sem_init(&g->stop, 0, 0) < 0)
-		return 0;
-	if (pthread_attr_init(&attr) != 0) {
-		sem_destroy(&g->stop);
-		return 0;
-	}
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	/* The guard never takes a signal meant for the process. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&g->thread, &attr, guard_main, g) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (!ok)
-		sem_destroy(&g->stop);
-	return ok;
-}
-
-/* A process that keeps a second thread for its whole life (lxcpy-helper)
- * says so once: its attaches then need no guard thread each (creating
- * and joining one costs about a tenth of a millisecond per attach). */
+/* A process whose attaches run with a second thread alive for good and
+ * nothing else attaching at the same time (lxcpy-helper's attach workers)
+ * says so once: a failed attach's clean-up there closes every pidfd and
+ * procfs directory that appeared (below); in-process, only those of the
+ * container's own init. */
 void lxcpy_attach_always_threaded(void)
 {
 	kept_threaded = 1;
-}
-
-static void guard_start(struct leak_guard *g)
-{
-	memset(g, 0, sizeof(*g));
-	if (force_fd_guard == 2)
-		return;
-	if (kept_threaded) {
-		g->kind = 3;
-		return;
-	}
-	if (!force_fd_guard && guard_thread(g)) {
-		g->kind = 1;
-		return;
-	}
-	if (thread_count() == 1) {
-		g->nfds = list_fds(&g->fds);
-		if (g->nfds >= 0)
-			g->kind = 2;
-	}
-}
-
-struct context_kind;
-static int context_fd(int fd, const struct context_kind *k);
-
-static const struct context_kind *every_pidfd_kind(void);
-
-static void guard_stop(struct leak_guard *g)
-{
-	int saved = errno;
-
-	last_guard = g->kind;
-	if (g->kind == 1) {
-		sem_post(&g->stop);
-		pthread_join(g->thread, NULL);
-		sem_destroy(&g->stop);
-	} else if (g->kind == 2) {
-		int *now = NULL;
-		int n = list_fds(&now);
-
-		for (int i = 0, j = 0; i < n; i++) {
-			while (j < g->nfds && g->fds[j] < now[i])
-				j++;
-			if (j < g->nfds && g->fds[j] == now[i])
-				continue;
-			/* Single-threaded: all new ones are liblxc's. */
-			if (context_fd(now[i], every_pidfd_kind()))
-				close(now[i]);
-		}
-		free(now);
-		free(g->fds);
-	}
-	errno = saved;
 }
 
 /* -- what a failed attach leaves open ----------------------------------------
@@ -269,15 +147,14 @@ static void guard_stop(struct leak_guard *g)
  * fetching it, and so on. lxcpy closes what appeared during a failed call
  * and is what liblxc's attach context opens:
  *
- * - In lxcpy-helper, whose only other thread opens nothing but a procfs
- *   regular file (the caller's status): pidfds, procfs directories and
- *   namespace files.
+ * - In lxcpy-helper's attach workers (one attach each, the other thread
+ *   idle): pidfds, procfs directories and namespace files.
  * - In-process, where other threads open fds at any time: O_PATH procfs
- *   directories, and pidfds of the container's init only (Python opens
- *   pidfds of its own); one attach at a time (attach_fds, as in the
- *   helper, which attaches one at a time too), since another attach's fds
- *   of the same kinds would look new, or reuse a number seen before.
- *   lxcpy opens its own pidfds of an init under the same lock. */
+ *   directories of this process and of the init, and pidfds of the init
+ *   only (Python opens pidfds of its own); one attach per container at a
+ *   time (the container's lock, below), since another attach's fds of the
+ *   same kinds would look new, or reuse a number seen before. lxcpy opens
+ *   its own pidfds of an init under the same lock. */
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -286,43 +163,134 @@ static void guard_stop(struct leak_guard *g)
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
 
-static pthread_rwlock_t attach_fds; /* taken for writing only: a mutex */
+/* One lock per container (name, lxcpath), held around a clean-up's
+ * window: attaches to one container run one at a time in-process, those
+ * to different containers side by side (a monitor that does not answer
+ * holds up its own container only). A clean-up closes only what is of
+ * its own container (its init's pidfds and procfs directory) and this
+ * process's procfs directory, which liblxc opens for every container:
+ * that one only while no other attach is in flight (it could be that
+ * attach's; then it is left, one fd). */
+struct attach_key {
+	char *name;
+	char *lxcpath;
+	int busy;
+	int refs;
+	pthread_cond_t free;
+	struct attach_key *next;
+};
+
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct attach_key *keys;
+static int attaches_in_flight;
 static pthread_once_t attach_fds_once = PTHREAD_ONCE_INIT;
-
-static void attach_fds_init_child(void);
-
-static void attach_fds_init(void)
-{
-	pthread_rwlockattr_t attr;
-	static int forks_known;
-
-	pthread_rwlockattr_init(&attr);
-	/* A clean-up waits for the attaches in flight, not for all to come. */
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&attach_fds, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	if (!forks_known) {
-		forks_known = 1;
-		/* A forked child has no attach in flight, whatever the parent had. */
-		pthread_atfork(NULL, NULL, attach_fds_init_child);
-	}
-}
 
 static void attach_fds_init_child(void)
 {
-	attach_fds_init();
+	/* A forked child has no attach in flight, whatever the parent had
+	 * (the parent's entries are left to it: never freed here). */
+	pthread_mutex_init(&keys_lock, NULL);
+	keys = NULL;
+	attaches_in_flight = 0;
 }
 
-void lxcpy_attach_fds_hold(void)
+static void attach_fds_init(void)
 {
+	pthread_atfork(NULL, NULL, attach_fds_init_child);
+}
+
+static struct attach_key *key_hold(struct lxc_container *c, int attach)
+{
+	const char *name = c->name ? c->name : "";
+	const char *lxcpath = c->config_path ? c->config_path : "";
+	struct attach_key *k;
+
 	pthread_once(&attach_fds_once, attach_fds_init);
-	/* Exclusive: an attach under way would take such a pidfd for its own. */
-	pthread_rwlock_wrlock(&attach_fds);
+	pthread_mutex_lock(&keys_lock);
+	for (k = keys; k; k = k->next)
+		if (!strcmp(k->name, name) && !strcmp(k->lxcpath, lxcpath))
+			break;
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (k) {
+			k->name = strdup(name);
+			k->lxcpath = strdup(lxcpath);
+		}
+		if (!k || !k->name || !k->lxcpath) {
+			if (k) {
+				free(k->name);
+				free(k->lxcpath);
+				free(k);
+			}
+			/* No memory: the first entry stands in (or none). */
+			k = keys;
+			if (!k) {
+				pthread_mutex_unlock(&keys_lock);
+				return NULL;
+			}
+		} else {
+			pthread_cond_init(&k->free, NULL);
+			k->next = keys;
+			keys = k;
+		}
+	}
+	k->refs++;
+	while (k->busy)
+		pthread_cond_wait(&k->free, &keys_lock);
+	k->busy = 1;
+	if (attach)
+		attaches_in_flight++;
+	pthread_mutex_unlock(&keys_lock);
+	return k;
+}
+
+static void key_release(struct attach_key *k, int attach)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&keys_lock);
+	k->busy = 0;
+	if (attach)
+		attaches_in_flight--;
+	if (--k->refs == 0) {
+		struct attach_key **p = &keys;
+
+		while (*p != k)
+			p = &(*p)->next;
+		*p = k->next;
+		pthread_cond_destroy(&k->free);
+		free(k->name);
+		free(k->lxcpath);
+		free(k);
+	} else {
+		pthread_cond_signal(&k->free);
+	}
+	pthread_mutex_unlock(&keys_lock);
+}
+
+static int only_attach_in_flight(void)
+{
+	int alone;
+
+	pthread_mutex_lock(&keys_lock);
+	alone = attaches_in_flight <= 1;
+	pthread_mutex_unlock(&keys_lock);
+	return alone;
+}
+
+static __thread struct attach_key *held_key;
+
+void lxcpy_attach_fds_hold(struct lxc_container *c)
+{
+	/* Exclusive for this container: an attach to it under way would take
+	 * such a pidfd for its own. */
+	held_key = key_hold(c, 0);
 }
 
 void lxcpy_attach_fds_release(void)
 {
-	pthread_rwlock_unlock(&attach_fds);
+	key_release(held_key, 0);
+	held_key = NULL;
 }
 
 #ifndef ANON_INODE_FS_MAGIC
@@ -337,6 +305,7 @@ void lxcpy_attach_fds_release(void)
  * pidfds of one init: the same pidfs inode, or (no pidfs) the same pid. */
 struct context_kind {
 	int pidfds;
+	int self_too;  /* pidfds 2: this process's procfs directory too */
 	pid_t init;
 	int pidfs;
 	dev_t dev;
@@ -382,8 +351,32 @@ static int context_fd(int fd, const struct context_kind *k)
 		return 0;
 	if (sf.f_type == NSFS_MAGIC)
 		return k->pidfds == 1;
-	if (sf.f_type == PROC_SUPER_MAGIC && S_ISDIR(st.st_mode))
-		return k->pidfds == 1 || (fcntl(fd, F_GETFL) & O_PATH);
+	if (sf.f_type == PROC_SUPER_MAGIC && S_ISDIR(st.st_mode)) {
+		char path[64], link[64];
+		ssize_t n;
+		int pid;
+
+		if (k->pidfds == 1)
+			return 1;
+		if (!(fcntl(fd, F_GETFL) & O_PATH))
+			return 0;
+		/* Only /proc/<this process> and /proc/<the init>: another
+		 * container's attach opens its own. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			return 0;
+		link[n] = '\0';
+		if (sscanf(link, "/proc/%d", &pid) != 1)
+			return 0;
+		{
+			char tail[64];
+			snprintf(tail, sizeof(tail), "/proc/%d", pid);
+			if (strcmp(tail, link))
+				return 0;
+		}
+		return (k->self_too && pid == (int)getpid()) || (k->init > 0 && pid == k->init);
+	}
 	if (!k->pidfds || (sf.f_type != PID_FS_MAGIC && sf.f_type != ANON_INODE_FS_MAGIC) ||
 	    !is_pidfd(fd))
 		return 0;
@@ -394,13 +387,6 @@ static int context_fd(int fd, const struct context_kind *k)
 	pid_t pid;
 
 	return k->init > 0 && pidfd_pid(fd, &pid) && pid == k->init;
-}
-
-static const struct context_kind *every_pidfd_kind(void)
-{
-	static const struct context_kind every = {.pidfds = 1};
-
-	return &every;
 }
 
 struct open_fd {
@@ -649,11 +635,34 @@ static int open_high(const char *path)
 
 /* -- the call ---------------------------------------------------------------- */
 
+/* An option's FLAG (attach_table.h): a BOOL's is set when it is 1 and
+ * cleared when 0 (when it is not 0); no other TYPE has one. */
+#define APPLY_FLAG(opts, o, t, m, c, flag) APPLY_FLAG_##t(opts, o, m, flag)
+#define APPLY_FLAG_BOOL(opts, o, m, flag)                                              \
+	if (flag)                                                                      \
+		(opts)->attach_flags = (o)->m ? (opts)->attach_flags | (flag)          \
+					      : (opts)->attach_flags & ~(flag);
+#define APPLY_NO_FLAG(opts, o, m, flag)                                                \
+	_Static_assert(!(flag), "attach option " #m ": only a BOOL has a liblxc flag");
+#define APPLY_FLAG_I32 APPLY_NO_FLAG
+#define APPLY_FLAG_I64 APPLY_NO_FLAG
+#define APPLY_FLAG_STR APPLY_NO_FLAG
+#define APPLY_FLAG_STRV APPLY_NO_FLAG
+#define APPLY_FLAG_I32V APPLY_NO_FLAG
+
+const char *lxcpy_attach_option(int i)
+{
+#define OPTION_NAME(ctx, t, m, c, flag) #m,
+	static const char *const names[] = {LXCPY_ATTACH_OPTIONS(OPTION_NAME, _)};
+
+	return i >= 0 && i < (int)(sizeof(names) / sizeof(names[0])) ? names[i] : NULL;
+}
+
 int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		     lxc_attach_exec_t fn, struct lxcpy_exec *e, int *pid)
 {
 	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-	struct leak_guard guard;
+	struct attach_key *key = NULL;
 	struct open_fd *before = NULL;
 	int before_n = -1;
 	struct context_kind kind = {0};
@@ -666,14 +675,9 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	opts.personality = o->personality < 0 ? LXC_ATTACH_DETECT_PERSONALITY : o->personality;
 	opts.uid = o->uid < 0 ? (uid_t)-1 : (uid_t)o->uid;
 	opts.gid = o->gid < 0 ? (gid_t)-1 : (gid_t)o->gid;
-	if (!o->move_to_cgroup)
-		opts.attach_flags &= ~LXC_ATTACH_MOVE_TO_CGROUP;
-	if (!o->drop_capabilities)
-		opts.attach_flags &= ~LXC_ATTACH_DROP_CAPABILITIES;
-	if (o->no_new_privs)
-		opts.attach_flags |= LXC_ATTACH_NO_NEW_PRIVS;
-	if (o->remount_proc_sys)
-		opts.attach_flags |= LXC_ATTACH_REMOUNT_PROC_SYS;
+	/* The BOOL options that are liblxc flags (attach_table.h): each set
+	 * or cleared. The others are below. */
+	LXCPY_ATTACH_OPTIONS(APPLY_FLAG, &opts, o)
 	opts.initial_cwd = o->initial_cwd;
 	opts.env_policy = o->clear_env ? LXC_ATTACH_CLEAR_ENV : LXC_ATTACH_KEEP_ENV;
 	/* Put in place by lxcpy in the child: liblxc's way is quadratic. */
@@ -683,14 +687,14 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		opts.attach_flags |= LXC_ATTACH_LSM_LABEL;
 		opts.lsm_label = o->lsm_label;
 	}
-	if (o->ngroups >= 0) {
-		groups = calloc(o->ngroups ? (size_t)o->ngroups : 1, sizeof(gid_t));
+	if (o->groups.n >= 0) {
+		groups = calloc(o->groups.n ? (size_t)o->groups.n : 1, sizeof(gid_t));
 		if (!groups)
 			return -ENOMEM;
-		for (int i = 0; i < o->ngroups; i++)
-			groups[i] = (gid_t)o->groups[i];
+		for (int i = 0; i < o->groups.n; i++)
+			groups[i] = (gid_t)(uint32_t)o->groups.v[i];
 		opts.attach_flags |= LXC_ATTACH_SETGROUPS;
-		opts.groups.size = (size_t)o->ngroups;
+		opts.groups.size = (size_t)o->groups.n;
 		opts.groups.list = groups;
 	}
 	/* liblxc chmods (0700) and chowns whatever is on the child's fds 0-2,
@@ -714,29 +718,25 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	opts.stderr_fd = o->liblxc_stdio[2] >= 0 ? o->liblxc_stdio[2] : devnull;
 
 	e->o = o;
-	pthread_once(&attach_fds_once, attach_fds_init);
-	guard_start(&guard);
-	/* The fds before the call (the fd fallback has its own list). */
-	if (guard.kind != 2) {
-		if (!kept_threaded)
-			pthread_rwlock_wrlock(&attach_fds);
-		/* In-process, Python opens pidfds too: only those of the init. */
-		kind.pidfds = kept_threaded ? 1 : 2;
-		if (!kept_threaded)
-			init_identity(&kind, o);
-		before_n = list_context_fds(&before, &kind);
-	}
+	/* The fds before the call. */
+	if (!kept_threaded)
+		key = key_hold(c, 1);
+	/* In-process, Python opens pidfds too: only those of the init. */
+	kind.pidfds = kept_threaded ? 1 : 2;
+	kind.self_too = 1;
+	if (!kept_threaded)
+		init_identity(&kind, o);
+	before_n = list_context_fds(&before, &kind);
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
-	if (guard.kind != 2) {
-		if ((ret < 0 || attached <= 0) && before_n >= 0)
-			close_new(before, before_n, &kind);
-		if (!kept_threaded)
-			pthread_rwlock_unlock(&attach_fds);
-		free(before);
+	if ((ret < 0 || attached <= 0) && before_n >= 0) {
+		kind.self_too = kept_threaded || only_attach_in_flight();
+		close_new(before, before_n, &kind);
 	}
-	guard_stop(&guard);
+	if (!kept_threaded)
+		key_release(key, 1);
+	free(before);
 
 	free(groups);
 	if (devnull >= 0)

@@ -1,8 +1,8 @@
 /* lxcpy's C shim: one flat function per liblxc method lxcpy uses.
  *
  * Python never dereferences a struct lxc_container; it calls these.
- * Version and API-extension checks live here, with ENOSYS fallbacks,
- * and feature flags cross to Python as LXCPY_HAS_* constants.
+ * Version and API-extension checks live here (LXCPY_HAS_*), with
+ * ENOSYS fallbacks.
  */
 #ifndef LXCPY_SHIM_H
 #define LXCPY_SHIM_H

@@ -3,6 +3,9 @@
 #ifndef LXCPY_ATTACH_DECL_H
 #define LXCPY_ATTACH_DECL_H
 #include <sched.h>
+#include <stdint.h>
+
+#include "attach_table.h"
 
 /* What the attached child reports on its error pipe: pairs of ints
  * {stage, errno}. READY comes first, once liblxc handed over to lxcpy's
@@ -12,26 +15,29 @@
 #define LXCPY_STAGE_CHDIR 3
 #define LXCPY_STAGE_EXEC 4
 
+/* An int32 vector (the groups option; the helper protocol's I32V field
+ * too): n int32s at v; n == -1: none given. */
+struct lxcpy_int_vec {
+	int32_t n;
+	const int32_t *v;
+};
+
 struct lxcpy_attach_opts {
-	int namespaces;        /* CLONE_NEW* mask; -1: those of the container */
-	long personality;      /* -1: the container's */
-	long uid;              /* -1: liblxc's default (root, or init's in a userns); */
-	long gid;              /* else 0 .. 2**32 - 2 ((uid_t)-1 is no id) */
-	int move_to_cgroup;
-	int drop_capabilities;
-	int no_new_privs;
-	int remount_proc_sys;
-	int clear_env;
-	char **extra_env;      /* "NAME=value" strings, NULL-terminated; or NULL */
-	char **keep_env;       /* names kept when clear_env; or NULL */
-	char *lsm_label;       /* or NULL */
-	int ngroups;           /* -1: drop all supplementary groups */
-	unsigned int *groups;
+	/* The options, one member each: attach_table.h lists them and their
+	 * types (ffi_build.py expands this line for cffi). Not given: -1 for
+	 * the numbers, NULL for the strings and string vectors, n == -1 for
+	 * groups. extra_env: "NAME=value" strings; keep_env: names kept when
+	 * clear_env; cwd: chdir() in the child (NULL: liblxc's default);
+	 * uid, gid: 0 .. 2**32 - 2 ((uid_t)-1 is no id), -1: liblxc's default
+	 * (root, or init's in a userns); groups: n == -1 drops all
+	 * supplementary groups; namespaces: a CLONE_NEW* mask, -1: those of
+	 * the container; personality: -1: the container's. */
+	LXCPY_ATTACH_OPTIONS(LXCPY_AOPT_MEMBER, _)
+	/* Not options: what each attach is given besides. */
 	int liblxc_stdio[3];   /* liblxc's attach gets these as the child's stdin/out/err
 	                        * (lxcpy's own pipes); -1: /dev/null */
 	int child_stdio[3];    /* the caller's fds, dup2()ed onto 0-2 by lxcpy in the
 	                        * child once liblxc is done; -1: keep liblxc's */
-	char *cwd;             /* chdir() in the child; NULL: liblxc's default */
 	int errfd;             /* the write end of the error pipe (CLOEXEC, >= 3) */
 	char *initial_cwd;     /* liblxc's initial_cwd; NULL: the caller's cwd */
 	int reset_sigmask;     /* unblock every signal in the child (lxcpy-helper) */
@@ -51,14 +57,12 @@ int lxcpy_attach_run(struct lxc_container *c, struct lxcpy_attach_opts *o,
 int lxcpy_attach_call(struct lxc_container *c, struct lxcpy_attach_opts *o,
                       void *payload, int *pid);
 
+/* The name of the i-th attach option (the i-th member of attach_table.h's
+ * list), NULL past the last: what Python's table is checked against. */
+const char *lxcpy_attach_option(int i);
+
 /* The C environment (environ) of this process: borrowed. */
 char **lxcpy_environ(void);
-
-/* Test hook: how attach guards against liblxc's init pidfd leak (1: a
- * guard thread, 2: closing the leaked fd, 3: the process stays
- * multi-threaded, 0: none needed or possible). */
-int lxcpy_attach_last_guard(void);
-void lxcpy_attach_force_fd_guard(int mode);
 
 #if 0
 /* For cffi only: the child's entry into Python (defined by cffi; attach.c

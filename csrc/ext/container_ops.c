@@ -224,7 +224,7 @@ int lxcpy_init_pidfd(struct lxc_container *c)
 #if LXCPY_HAS_PIDFD
 	int fd;
 
-	lxcpy_attach_fds_hold();
+	lxcpy_attach_fds_hold(c);
 	errno = 0;
 	fd = fd_or_errno(c->init_pidfd(c));
 	lxcpy_attach_fds_release();

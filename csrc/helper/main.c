@@ -5,13 +5,14 @@
  * lxcpy spawns it (posix_spawn) as `lxcpy-helper VERSION LOGLEVEL`, with
  * one end of a SOCK_SEQPACKET socketpair as fd 3, the control socket, and
  * /dev/null on fds 0-2. Its first message there is a HELLO with its
- * protocol version (hproto.h); when VERSION, the one its caller expects,
+ * protocol version (wire.h); when VERSION, the one its caller expects,
  * is another, that HELLO refuses and it exits. It serves only that
  * socket, and exits when it reaches EOF: when every copy of the caller's
  * end is closed, that is when the caller is gone.
  *
- * Each request (see hproto.h) carries its own reply socket. The helper
- * forks one worker per start or create request, which leads a process
+ * Each request (see wire.h) carries its own reply socket. Attaches go
+ * to a pool of attach workers (pool.c): the loop never attaches itself.
+ * The helper forks one worker per start or create request, which leads a process
  * group of its own, dies with the helper (PR_SET_PDEATHSIG), first sends
  * STARTED (its pid and a pidfd) and then does the liblxc work and
  * _exit()s with the result. The helper reaps its workers, and only them
@@ -20,11 +21,12 @@
  * (DONE) on the request's reply socket. A caller that shuts its end of
  * that socket down (an interrupted call) makes the helper kill the
  * worker's group at once. The event loop polls the control socket, a
- * signalfd for SIGCHLD and the workers' reply sockets; nothing runs in a
- * signal handler.
+ * signalfd for SIGCHLD, the workers' reply sockets and the attach pool's
+ * sockets; nothing runs in a signal handler. It is single-threaded, so
+ * that once it is killed it is gone at once, control socket and all.
  *
  * Every request is checked (framing, version, the table's checks of each
- * field and fd: hproto.c) and answered -EINVAL when malformed, -EPROTO
+ * field and fd: wire.c) and answered -EINVAL when malformed, -EPROTO
  * when of another protocol version; a request without a usable reply
  * socket is dropped.
  */
@@ -33,8 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +52,9 @@
 #include "attach.decl.h"
 #include "attach_int.h"
 #include "core.decl.h"
-#include "helper.decl.h"
-#include "hproto.h"
+#include "wire.decl.h"
+#include "wire.h"
+#include "pool.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -76,7 +77,7 @@ static size_t nchildren;
 
 /* -- fds ------------------------------------------------------------------- */
 
-static void close_from(int lowfd)
+void close_from(int lowfd)
 {
 	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
 		return;
@@ -112,10 +113,10 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Close every fd >= 3 but those in keep (n <= LXCPY_HMAX_FDS). */
+/* Close every fd >= 3 but those in keep (n <= LXCPY_WIRE_MAX_FDS). */
 static void close_except(const int *keep, int n)
 {
-	int sorted[LXCPY_HMAX_FDS];
+	int sorted[LXCPY_WIRE_MAX_FDS];
 	int lo = 3;
 
 	memcpy(sorted, keep, (size_t)n * sizeof(int));
@@ -151,10 +152,10 @@ static int is_seqpacket(int fd)
 
 static void reply_fd(int fd, int err, int kind, int status, int pid, int passfd)
 {
-	struct lxcpy_hreply r = {.err = err, .kind = kind, .status = status, .pid = pid};
+	struct lxcpy_reply r = {.err = err, .kind = kind, .status = status, .pid = pid};
 
 	/* The caller may have gone (an interrupted call): nothing to do then. */
-	lxcpy_hsend_reply(fd, &r, passfd);
+	lxcpy_send_reply(fd, &r, passfd);
 }
 
 static void reply(int fd, int err, int kind, int status, int pid)
@@ -168,21 +169,24 @@ static void reply(int fd, int err, int kind, int status, int pid)
  * limits as they are at the time of the call. The helper was spawned with
  * them as they were then: before each request it takes the caller's
  * current ones (its parent's: /proc/<pid>/status and prlimit()), so that
- * attached processes and workers start as they would in-process. Not
+ * attached processes and workers start as they would in-process; so does
+ * each attach worker (pool.c), whose parent is the helper. Not
  * RLIMIT_CPU and RLIMIT_RTTIME: they would count the helper's own time. */
 
 static pid_t caller, helper_pid;
 static struct rlimit limits[RLIM_NLIMITS];
 static int limits_known[RLIM_NLIMITS];
 
-static void follow_caller(void)
+void follow_caller(void)
 {
 	char path[64], buf[4096], *p;
 	ssize_t n;
 	int fd;
 
-	if (getppid() != caller)
-		return; /* gone: its control socket is about to read EOF */
+	/* The caller is gone: its control socket is about to read EOF (in an
+	 * attach worker: the helper is gone, or is about to go). */
+	if (getppid() != caller && getppid() != helper_pid)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -212,74 +216,6 @@ static void follow_caller(void)
 			limits_known[r] = 1;
 		}
 	}
-}
-
-/* The follower: a second thread that takes the caller's umask and limits
- * while the main thread goes on with the request (liblxc asks the
- * container's monitor a few things before it forks). Every fork waits
- * for it first (pthread_atfork), so whatever the helper forks starts with
- * them. The thread also keeps the helper multi-threaded for good, which
- * spares each attach liblxc's init pidfd leak (see attach_run.c). Forks
- * happen in the main thread only. */
-
-static sem_t follow_go, follow_done;
-static int have_follower, follow_pending;
-
-static void *follower_main(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		while (sem_wait(&follow_go) < 0)
-			;
-		follow_caller();
-		sem_post(&follow_done);
-	}
-	return NULL;
-}
-
-static void follow_wait(void)
-{
-	if (!follow_pending)
-		return;
-	while (sem_wait(&follow_done) < 0)
-		;
-	follow_pending = 0;
-}
-
-static void follow_start(void)
-{
-	if (!have_follower) {
-		follow_caller();
-		return;
-	}
-	follow_wait();
-	follow_pending = 1;
-	sem_post(&follow_go);
-}
-
-static void start_follower(void)
-{
-	pthread_attr_t attr;
-	pthread_t thread;
-	sigset_t all, old;
-	int ok;
-
-	if (sem_init(&follow_go, 0, 0) < 0 || sem_init(&follow_done, 0, 0) < 0)
-		return;
-	if (pthread_attr_init(&attr) != 0)
-		return;
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* It never takes a signal meant for the process. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&thread, &attr, follower_main, NULL) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (!ok || pthread_atfork(follow_wait, NULL, NULL) != 0)
-		return;
-	have_follower = 1;
-	lxcpy_attach_always_threaded();
 }
 
 /* -- the workers -------------------------------------------------------------- */
@@ -320,32 +256,34 @@ static void null_stdio(int out)
 	}
 }
 
-static void worker_start(const struct lxcpy_hreq_START *r, const int *fds)
+static void worker_start(const struct lxcpy_request_START *r, const int *fds)
 {
-	struct lxc_container *c = worker_handle(r->name, r->lxcpath, fds[LXCPY_HFD_START_CONFIG],
-						fds[LXCPY_HFD_START_LOG]);
+	struct lxc_container *c = worker_handle(r->name, r->lxcpath, fds[LXCPY_FD_START_CONFIG],
+						fds[LXCPY_FD_START_LOG]);
 
 	_exit(lxcpy_start_here(c, r->use_init, r->cmd) ? 0 : 1);
 }
 
-static void worker_create(const struct lxcpy_hreq_CREATE *r, const int *fds)
+static void worker_create(const struct lxcpy_request_CREATE *r, const int *fds)
 {
 	struct lxc_container *c;
 
-	null_stdio(fds[LXCPY_HFD_CREATE_OUTPUT]);
-	c = worker_handle(r->name, r->lxcpath, fds[LXCPY_HFD_CREATE_CONFIG],
-			  fds[LXCPY_HFD_CREATE_LOG]);
+	null_stdio(fds[LXCPY_FD_CREATE_OUTPUT]);
+	c = worker_handle(r->name, r->lxcpath, fds[LXCPY_FD_CREATE_CONFIG],
+			  fds[LXCPY_FD_CREATE_LOG]);
 	_exit(c->create(c, r->template, r->backend, NULL, r->flags, r->args) ? 0 : 1);
 }
 
 /* -- attach ----------------------------------------------------------------------
  *
- * Done inline in the event loop: liblxc's c->attach() returns once the
- * attached process runs lxcpy's exec function (about a millisecond); the
- * attached process is cloned with CLONE_PARENT by liblxc's transient
- * process, so it is the helper's own child, reaped like a worker. liblxc
- * waits for the transient process itself (waitpid on its pid: the helper
- * never waits for a pid it does not know).
+ * Done in an attach worker (pool.c), never in the event loop: liblxc's
+ * c->attach() returns once the attached process runs lxcpy's exec function
+ * (about a millisecond), but first asks the container's monitor, which
+ * may not answer. The attached process is cloned with CLONE_PARENT by
+ * liblxc's transient process, so it is the worker's own child, which the
+ * worker's reaper thread waits for. liblxc waits for the transient process
+ * itself (waitpid on its pid: the worker never waits for a pid it does
+ * not know). What follows runs in a worker, each with its own cache.
  *
  * Handles are kept between requests, one per caller handle (identified by
  * its log memfd, which the cached handle reopens as its log): the same
@@ -398,7 +336,7 @@ static int caller_holds(int probe)
 
 /* Drop the cached handles whose caller handle is gone. Returns how many
  * are left that can be told so (the main loop then wakes up to check). */
-static int sweep_handles(void)
+int sweep_handles(void)
 {
 	int left = 0;
 
@@ -476,21 +414,22 @@ static struct lxc_container *attach_handle(const char *name, const char *lxcpath
 
 static int add_child(pid_t pid, int replyfd, int worker);
 
-static void serve_attach(const struct lxcpy_hreq_ATTACH *r, int *fds)
+/* In an attach worker (pool.c): one ATTACH request, answered on fds[0]. */
+void serve_attach(const struct lxcpy_request_ATTACH *r, int *fds)
 {
-	struct lxcpy_hattach a;
+	struct lxcpy_attach_args a;
 	struct lxc_container *c;
 	char **saved_environ;
 	int err, pid = -1, pidfd;
 
-	lxcpy_hattach_opts(r, fds[LXCPY_HFD_ATTACH_ERR], &a);
-	if (nchildren == MAX_CHILDREN) {
-		reply(fds[0], -EAGAIN, 0, 0, 0);
+	lxcpy_attach_args_from(r, fds[LXCPY_FD_ATTACH_ERR], &a);
+	if (!pool_room()) {
+		pool_refuse(fds[0], -EAGAIN);
 		return;
 	}
-	c = attach_handle(a.name, a.lxcpath, &fds[LXCPY_HFD_ATTACH_LOG]);
+	c = attach_handle(a.name, a.lxcpath, &fds[LXCPY_FD_ATTACH_LOG]);
 	if (!c) {
-		reply(fds[0], -(errno ? errno : EINVAL), 0, 0, 0);
+		pool_refuse(fds[0], -(errno ? errno : EINVAL));
 		return;
 	}
 	/* liblxc hands this process's environment to the attached process
@@ -501,18 +440,15 @@ static void serve_attach(const struct lxcpy_hreq_ATTACH *r, int *fds)
 	environ = saved_environ;
 	/* The attached process has its copies; the error pipe's EOF must
 	 * depend on it alone. */
-	close(fds[LXCPY_HFD_ATTACH_ERR]);
-	fds[LXCPY_HFD_ATTACH_ERR] = -1;
+	close(fds[LXCPY_FD_ATTACH_ERR]);
+	fds[LXCPY_FD_ATTACH_ERR] = -1;
 	if (err < 0) {
-		reply(fds[0], err, 0, 0, 0);
+		pool_refuse(fds[0], err);
 		return;
 	}
 	/* Our unreaped child: the pid cannot have been reused. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	add_child(pid, fds[0], 0);
-	reply_fd(fds[0], 0, LXCPY_HREP_STARTED, 0, pid, pidfd);
-	if (pidfd >= 0)
-		close(pidfd);
+	pool_started(pid, pidfd, fds[0]);
 	fds[0] = -1; /* kept until the attached process is reaped */
 }
 
@@ -559,30 +495,25 @@ static void reap(void)
 			continue;
 		}
 		if (r < 0)
-			reply(children[i].reply, -errno, LXCPY_HREP_DONE, 0, children[i].pid);
+			reply(children[i].reply, -errno, LXCPY_REPLY_DONE, 0, children[i].pid);
 		else
-			reply(children[i].reply, 0, LXCPY_HREP_DONE, status, children[i].pid);
+			reply(children[i].reply, 0, LXCPY_REPLY_DONE, status, children[i].pid);
 		close(children[i].reply);
 		children[i] = children[--nchildren];
 	}
 }
 
-/* A request lxcpy_hunpack() decoded and checked. */
-static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
+/* A request lxcpy_unpack_request() decoded and checked. */
+static void serve(const struct lxcpy_request *r, int *fds, int nfds)
 {
 	sigset_t none;
 	pid_t pid;
 
-	if (r->op != LXCPY_HOP_PING)
-		follow_start();
-	if (r->op == LXCPY_HOP_ATTACH) {
-		serve_attach(&r->ATTACH, fds);
+	if (r->op == LXCPY_OP_PING) {
+		reply(fds[0], 0, LXCPY_REPLY_PONG, 0, getpid());
 		return;
 	}
-	if (r->op == LXCPY_HOP_PING) {
-		reply(fds[0], 0, LXCPY_HREP_PONG, 0, getpid());
-		return;
-	}
+	follow_caller();
 	if (nchildren == MAX_CHILDREN) {
 		reply(fds[0], -EAGAIN, 0, 0, 0);
 		return;
@@ -605,7 +536,7 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != helper_pid)
 			_exit(125);
 		pidfd = (int)syscall(SYS_pidfd_open, self, 0);
-		if (lxcpy_hsend_reply(fds[0], &(struct lxcpy_hreply){.kind = LXCPY_HREP_STARTED,
+		if (lxcpy_send_reply(fds[0], &(struct lxcpy_reply){.kind = LXCPY_REPLY_STARTED,
 								   .pid = self},
 				      pidfd) < 0)
 			_exit(125);
@@ -619,7 +550,7 @@ static void serve(const struct lxcpy_hreq *r, int *fds, int nfds)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		close_except(fds + 1, nfds - 1);
-		if (r->op == LXCPY_HOP_START)
+		if (r->op == LXCPY_OP_START)
 			worker_start(&r->START, fds);
 		else
 			worker_create(&r->CREATE, fds);
@@ -643,18 +574,18 @@ static int handle_request(char *buf, int empty_is_eof)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * LXCPY_HMAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * LXCPY_WIRE_MAX_FDS)];
 	} cbuf;
-	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_HMAX_MSG};
+	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = cbuf.buf,
 		.msg_controllen = sizeof(cbuf.buf),
 	};
-	int fds[LXCPY_HMAX_FDS * 2];
+	int fds[LXCPY_WIRE_MAX_FDS * 2];
 	int nfds = 0, bad = 0, err;
-	struct lxcpy_hreq req;
+	struct lxcpy_request req;
 	ssize_t n;
 
 	n = recvmsg(CTL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -665,18 +596,22 @@ static int handle_request(char *buf, int empty_is_eof)
 		return -1;
 	if (nfds == 0)
 		return 0; /* nobody to answer */
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || nfds > LXCPY_HMAX_FDS)
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || nfds > LXCPY_WIRE_MAX_FDS)
 		bad = 1;
 	if (!is_seqpacket(fds[0])) {
 		close_all(fds, nfds);
 		return 0;
 	}
-	err = bad ? -EINVAL : lxcpy_hunpack(buf, (size_t)n, fds, nfds, &req);
+	err = bad ? -EINVAL : lxcpy_unpack_request(buf, (size_t)n, fds, nfds, &req);
 	if (err) {
 		reply(fds[0], err, 0, 0, 0);
+	} else if (req.op == LXCPY_OP_ATTACH) {
+		/* To an attach worker, which decodes it again (pool.c). */
+		lxcpy_request_free(&req);
+		pool_dispatch(buf, (size_t)n, fds, nfds);
 	} else {
 		serve(&req, fds, nfds);
-		lxcpy_hreq_free(&req);
+		lxcpy_request_free(&req);
 	}
 	close_all(fds, nfds);
 	return 0;
@@ -686,25 +621,23 @@ static int handle_request(char *buf, int empty_is_eof)
  * version, and whether it serves (the caller expects this version). */
 static int hello(const char *expected)
 {
-	uint32_t mine = lxcpy_hproto_version();
+	uint32_t mine = lxcpy_wire_version();
 	char *end = NULL;
 	unsigned long want;
-	struct lxcpy_hreply r = {.kind = LXCPY_HREP_HELLO, .status = (int32_t)mine,
+	struct lxcpy_reply r = {.kind = LXCPY_REPLY_HELLO, .status = (int32_t)mine,
 				 .pid = getpid()};
 
 	errno = 0;
 	want = expected ? strtoul(expected, &end, 10) : 0;
 	if (!expected || errno || end == expected || *end || want != mine)
 		r.err = -EPROTO;
-	if (lxcpy_hsend_reply(CTL_FD, &r, -1) < 0 || r.err) {
+	if (lxcpy_send_reply(CTL_FD, &r, -1) < 0 || r.err) {
 		fprintf(stderr, "lxcpy-helper: protocol version %s expected, this is %u\n",
 			expected ? expected : "(none)", (unsigned)mine);
 		return -1;
 	}
 	return 0;
 }
-
-int lxcpy_helper_selftest_decode(void);
 
 int main(int argc, char **argv)
 {
@@ -713,11 +646,6 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	char *buf;
 	int sfd;
-
-	/* A test of the protocol's decoder (tests/test_helper_protocol.py),
-	 * before anything else: it serves nobody. */
-	if (argc == 2 && strcmp(argv[1], "--selftest-decode") == 0)
-		return lxcpy_helper_selftest_decode();
 
 	caller = getppid();
 	helper_pid = getpid();
@@ -756,30 +684,32 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	children = calloc(MAX_CHILDREN, sizeof(*children));
-	pfd = calloc(MAX_CHILDREN + 2, sizeof(*pfd));
+	pfd = calloc(MAX_CHILDREN + 2 + POOL_POLLFDS, sizeof(*pfd));
 	polled = calloc(MAX_CHILDREN, sizeof(*polled));
 	for (int i = 0; i < MAX_HANDLES; i++) {
 		handles[i].h.logfd = -1;
 		handles[i].probe = -1;
 	}
-	buf = malloc(LXCPY_HMAX_MSG);
+	buf = malloc(LXCPY_WIRE_MAX_MSG);
 	if (sfd < 0 || !children || !pfd || !polled || !buf) {
 		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
 		return 2;
 	}
 	lxcpy_log_setup(argc > 2 ? argv[2] : "ERROR");
-	/* Should the follower not start: the caller's umask and limits are
-	 * taken before each request, and each attach is guarded. */
-	start_follower();
 	if (hello(argc > 1 ? argv[1] : NULL) < 0)
 		return 2;
+	if (pool_init() < 0) {
+		fprintf(stderr, "lxcpy-helper: cannot set up: %s\n", strerror(errno));
+		return 2;
+	}
 
 	pfd[0].fd = CTL_FD;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = sfd;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		nfds_t n = 2;
+		nfds_t n = 2, pool_at;
+		int npool;
 
 		/* The reply sockets of workers: a caller's cancel reads as EOF. */
 		for (size_t i = 0; i < nchildren; i++) {
@@ -791,20 +721,24 @@ int main(int argc, char **argv)
 			pfd[n].revents = 0;
 			n++;
 		}
-		/* Cached handles whose callers may let go: checked each second. */
-		if (poll(pfd, n, sweep_handles() ? 1000 : -1) < 0) {
+		pool_at = n;
+		npool = pool_pollfds(pfd + n, POOL_POLLFDS);
+		n += (nfds_t)npool;
+		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		for (nfds_t k = 2; k < n; k++)
+		for (nfds_t k = 2; k < pool_at; k++)
 			if (pfd[k].revents)
 				cancel(polled[k - 2]);
+		pool_events(pfd + pool_at, npool);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
 				;
 			reap();
+			pool_reap();
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			/* An empty message reads as 0 too: only POLLHUP means EOF. */
@@ -817,5 +751,6 @@ int main(int argc, char **argv)
 	 * helper), and with them, here, what they started in their groups. */
 	for (size_t i = 0; i < nchildren; i++)
 		kill_worker_group(&children[i]);
+	pool_shutdown();
 	return 0;
 }

@@ -1,11 +1,13 @@
-"""Attach (csrc/decl/attach.decl.h): the options struct, running a program
+"""Attach (csrc/decl/attach.decl.h): the options struct (filled member by
+member after each member's C type: what the options are is
+lxcpy._attach_options's table and csrc/common/attach_table.h), running a program
 (no Python in the child) or a Python callable attached, and the attached
 child's C environment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 from lxcpy._ffi._lib import ffi, lib
 from lxcpy._ffi.encoding import _argv
@@ -19,29 +21,52 @@ NS_USER: int = lib.CLONE_NEWUSER
 NS_NET: int = lib.CLONE_NEWNET
 NS_CGROUP: int = lib.CLONE_NEWCGROUP
 STAGE_READY: int = lib.LXCPY_STAGE_READY
-STAGE_STDIO: int = lib.LXCPY_STAGE_STDIO
 STAGE_CHDIR: int = lib.LXCPY_STAGE_CHDIR
 STAGE_EXEC: int = lib.LXCPY_STAGE_EXEC
 
 
-class AttachOptions(NamedTuple):
-    """What ``struct lxcpy_attach_opts`` carries, already validated and
-    encoded (-1 = liblxc's default for the numbers)."""
+def _option_members() -> tuple[str, ...]:
+    out: list[str] = []
+    while (name := lib.lxcpy_attach_option(len(out))) != ffi.NULL:
+        out.append(ffi.string(name).decode())
+    return tuple(out)
 
-    namespaces: int
-    personality: int
-    uid: int
-    gid: int
-    move_to_cgroup: bool
-    drop_capabilities: bool
-    no_new_privs: bool
-    remount_proc_sys: bool
-    clear_env: bool
-    extra_env: tuple[bytes, ...]
-    keep_env: tuple[bytes, ...]
-    lsm_label: bytes | None
-    groups: list[int] | None
-    cwd: bytes | None
+
+# The attach options' members of struct lxcpy_attach_opts, in the order of
+# their one list (csrc/common/attach_table.h).
+ATTACH_OPTION_MEMBERS: tuple[str, ...] = _option_members()
+
+# An option's value for _attach_opts, by its member's C type: an int or a
+# bool (int32_t, int64_t), bytes or None (char *: NULL), a sequence of
+# bytes (char **: NULL when empty), a sequence of ids (0 .. 2**32 - 2) or
+# None (struct lxcpy_int_vec: n == -1).
+AttachValue = int | bytes | Sequence[bytes] | Sequence[int] | None
+# The options, validated and resolved (lxcpy._attach_options.resolve), by
+# member: every one of ATTACH_OPTION_MEMBERS.
+AttachFields = Mapping[str, AttachValue]
+
+
+def _members_by_type() -> dict[str, tuple[str, ...]]:
+    """ATTACH_OPTION_MEMBERS by how _attach_opts sets them, after their C
+    type: "int" (int32_t, int64_t: an int or a bool), "str" (char *),
+    "strv" (char **), "ids" (struct lxcpy_int_vec)."""
+    kinds = {
+        ffi.typeof("char *"): "str",
+        ffi.typeof("char * *"): "strv",
+        ffi.typeof("struct lxcpy_int_vec"): "ids",
+    }
+    fields = dict(ffi.typeof("struct lxcpy_attach_opts").fields)
+    out: dict[str, list[str]] = {"int": [], "str": [], "strv": [], "ids": []}
+    for member in ATTACH_OPTION_MEMBERS:
+        ctype = fields[member].type
+        kind = "int" if ctype.kind == "primitive" else kinds.get(ctype)
+        if kind is None:
+            raise TypeError(f"no attach option can have the C type {ctype.cname} ({member})")
+        out[kind].append(member)
+    return {kind: tuple(members) for kind, members in out.items()}
+
+
+_BY_TYPE = _members_by_type()
 
 
 def _strv(values: Sequence[bytes], keep: list[Any]) -> Any:
@@ -53,48 +78,43 @@ def _strv(values: Sequence[bytes], keep: list[Any]) -> Any:
 
 
 def _attach_opts(
-    o: AttachOptions, liblxc_stdio: Sequence[int], child_stdio: Sequence[int], errfd: int
+    o: AttachFields, liblxc_stdio: Sequence[int], child_stdio: Sequence[int], errfd: int
 ) -> tuple[Any, list[Any]]:
+    """A struct lxcpy_attach_opts: o's options (every one: KeyError for a
+    missing one), the stdio fds and the error pipe; and what it points to,
+    which must outlive it."""
     keep: list[Any] = []
     p = ffi.new("struct lxcpy_attach_opts *")
-    p.namespaces = o.namespaces
-    p.personality = o.personality
-    p.uid = o.uid
-    p.gid = o.gid
-    p.move_to_cgroup = int(o.move_to_cgroup)
-    p.drop_capabilities = int(o.drop_capabilities)
-    p.no_new_privs = int(o.no_new_privs)
-    p.remount_proc_sys = int(o.remount_proc_sys)
-    p.clear_env = int(o.clear_env)
-    p.extra_env = _strv(o.extra_env, keep)
-    p.keep_env = _strv(o.keep_env, keep)
-    if o.lsm_label is not None:
-        label = ffi.new("char[]", o.lsm_label)
-        keep.append(label)
-        p.lsm_label = label
-    if o.groups is None:
-        p.ngroups = -1
-    else:
-        groups = ffi.new("unsigned int[]", max(1, len(o.groups)))
-        for i, g in enumerate(o.groups):
-            groups[i] = g
-        keep.append(groups)
-        p.ngroups = len(o.groups)
-        p.groups = groups
+    for member in _BY_TYPE["int"]:
+        setattr(p, member, o[member])
+    for member in _BY_TYPE["str"]:
+        value = o[member]
+        if value is not None:
+            s = ffi.new("char[]", value)
+            keep.append(s)
+            setattr(p, member, s)
+    for member in _BY_TYPE["strv"]:
+        setattr(p, member, _strv(cast("Sequence[bytes]", o[member]), keep))
+    for member in _BY_TYPE["ids"]:
+        given = cast("Sequence[int] | None", o[member])
+        vec = getattr(p, member)
+        if given is None:
+            vec.n = -1
+        else:
+            ids = ffi.new("uint32_t[]", list(given) or [0])
+            keep.append(ids)
+            vec.n = len(given)
+            vec.v = ffi.cast("const int32_t *", ids)
     for i in range(3):
         p.liblxc_stdio[i] = liblxc_stdio[i]
         p.child_stdio[i] = child_stdio[i]
-    if o.cwd is not None:
-        cwd = ffi.new("char[]", o.cwd)
-        keep.append(cwd)
-        p.cwd = cwd
     p.errfd = errfd
     return p, keep
 
 
 def attach_run(
     h: Handle,
-    o: AttachOptions,
+    o: AttachFields,
     liblxc_stdio: Sequence[int],
     child_stdio: Sequence[int],
     errfd: int,
@@ -118,7 +138,7 @@ def attach_run(
 
 def attach_call(
     h: Handle,
-    o: AttachOptions,
+    o: AttachFields,
     liblxc_stdio: Sequence[int],
     child_stdio: Sequence[int],
     errfd: int,
@@ -159,13 +179,3 @@ def c_environ() -> dict[bytes, bytes]:
             out[key] = value
         i += 1
     return out
-
-
-def attach_last_guard() -> int:
-    return int(lib.lxcpy_attach_last_guard())
-
-
-def attach_force_fd_guard(mode: int) -> None:
-    """Test hook: 1 uses the fd-snapshot fallback instead of the guard
-    thread; 2 disables the guard (liblxc's leak shows); 0 is normal."""
-    lib.lxcpy_attach_force_fd_guard(mode)

@@ -12,12 +12,6 @@ from lxcpy._ffi.config import _sized
 from lxcpy._ffi.encoding import _opt, enc
 from lxcpy._ffi.handles import Handle
 
-HAS_MOUNT_API: bool = bool(lib.LXCPY_HAS_MOUNT_API)
-HAS_CONSOLE_LOG: bool = bool(lib.LXCPY_HAS_CONSOLE_LOG)
-HAS_PIDFD: bool = bool(lib.LXCPY_HAS_PIDFD)
-HAS_DEVPTS_FD: bool = bool(lib.LXCPY_HAS_DEVPTS_FD)
-HAS_SECCOMP_NOTIFY: bool = bool(lib.LXCPY_HAS_SECCOMP_NOTIFY)
-
 
 def get_cgroup_item(h: Handle, key: str) -> str | None:
     return _sized(lib.lxcpy_get_cgroup_item, h, enc(key))

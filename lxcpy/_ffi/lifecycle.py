@@ -14,7 +14,6 @@ from lxcpy._ffi.handles import Handle, _owned
 CLONE_KEEPNAME: int = lib.LXC_CLONE_KEEPNAME
 CLONE_KEEPMACADDR: int = lib.LXC_CLONE_KEEPMACADDR
 CLONE_SNAPSHOT: int = lib.LXC_CLONE_SNAPSHOT
-CLONE_MAYBE_SNAPSHOT: int = lib.LXC_CLONE_MAYBE_SNAPSHOT
 
 
 # -- state ----------------------------------------------------------------

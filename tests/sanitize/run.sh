@@ -63,8 +63,8 @@ export LXCPY_SANITIZE_STDERR="$logdir/helper-stderr"
 # The helper's stderr is that file (it exists then, empty: removed below).
 (cd / && LXCPY_HELPER=1 "$venv/bin/python" -c '
 import os, sys
-from lxcpy import _helper
-pid = _helper.helper_pid()
+from lxcpy import _testing
+pid = _testing.helper_pid()
 where = os.readlink(f"/proc/{pid}/fd/2")
 if where != os.environ["LXCPY_SANITIZE_STDERR"]:
     sys.exit(f"run.sh: lxcpy-helper writes its stderr to {where}, not to $LXCPY_SANITIZE_STDERR")
@@ -72,9 +72,20 @@ if where != os.environ["LXCPY_SANITIZE_STDERR"]:
 [ -s "$LXCPY_SANITIZE_STDERR" ] || rm -f "$LXCPY_SANITIZE_STDERR"
 status=0
 start=$(date +%s)
+# In-process, the tests where several threads attach at once are left
+# out: liblxc's attach forks the calling process and its child allocates
+# (getcwd), and ASan's allocator, unlike glibc's, is not fork-safe: a child
+# forked while another thread held one of its locks waits on it for ever
+# (seen: test_close_during_calls_from_many_threads; google/sanitizers#1814).
+# They run in both modes without the sanitizers (`make test`).
 for mode in 1 0; do
   echo "== LXCPY_HELPER=$mode, under ASan+UBSan (reports: $logdir)"
-  LXCPY_HELPER=$mode "$venv/bin/pytest" -q -p no:cacheprovider "$@" || status=1
+  select=()
+  if [ "$mode" = 0 ]; then
+    select=(-m "not threaded_attach")
+    echo "== (without the threaded_attach tests: ASan's allocator is not fork-safe)"
+  fi
+  LXCPY_HELPER=$mode "$venv/bin/pytest" -q -p no:cacheprovider "${select[@]}" "$@" || status=1
 done
 echo "== sanitizer run took $(( $(date +%s) - start )) s"
 # The helper's stderr may hold its own messages too: a report is what a

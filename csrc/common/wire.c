@@ -1,6 +1,6 @@
 /* The helper protocol: packing (in the extension) and decoding and
  * checking (in lxcpy-helper), one implementation for both sides, driven
- * by the table (hproto_table.h). */
+ * by the table (wire_table.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -13,24 +13,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hproto.h"
+#include "wire.h"
 
 extern char **environ;
 
-_Static_assert(sizeof(struct lxcpy_hhdr) == 20, "the header is five u32s");
-_Static_assert(sizeof(struct lxcpy_hreply) == 16, "a reply (and the HELLO) is four int32s");
+_Static_assert(sizeof(struct lxcpy_request_header) == 20, "the header is five u32s");
+_Static_assert(sizeof(struct lxcpy_reply) == 16, "a reply (and the HELLO) is four int32s");
 
-int lxcpy_hmax_msg(void)
+int lxcpy_wire_max_msg(void)
 {
-	return LXCPY_HMAX_MSG;
+	return LXCPY_WIRE_MAX_MSG;
 }
 
 /* -- the fields' checks --------------------------------------------------------
  *
- * hcheck_<TYPE>_<CHECK>, named by the table: 1 when the member (of that
+ * check_<TYPE>_<CHECK>, named by the table: 1 when the member (of that
  * type) is acceptable. A check the table names for a type it was not
  * written for does not compile. FD fields and slots are checked on the
- * received fd (hcheck_FD_*, hcheck_SLOT_*). */
+ * received fd (check_FD_*, check_SLOT_*). */
 
 static int fd_is(int fd, mode_t type)
 {
@@ -63,19 +63,19 @@ static char **strv(const void *m)
 	return v;
 }
 
-static int hcheck_I32_BOOL(const void *m)
+static int check_I32_BOOL(const void *m)
 {
 	return i32(m) == 0 || i32(m) == 1;
 }
 
 /* The flags the public API passes to liblxc's create. */
-static int hcheck_I32_CREATE_FLAGS(const void *m)
+static int check_I32_CREATE_FLAGS(const void *m)
 {
 	return (i32(m) & ~LXC_CREATE_QUIET) == 0;
 }
 
 /* -1 (the container's), or CLONE_NEW* flags. */
-static int hcheck_I32_NAMESPACES(const void *m)
+static int check_I32_NAMESPACES(const void *m)
 {
 	const int32_t all = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
 			    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -84,7 +84,7 @@ static int hcheck_I32_NAMESPACES(const void *m)
 }
 
 /* -1 (none given), or a u32 (a uid_t, gid_t or personality). */
-static int hcheck_I64_U32_OR_NONE(const void *m)
+static int check_I64_U32_OR_NONE(const void *m)
 {
 	int64_t v;
 
@@ -92,63 +92,63 @@ static int hcheck_I64_U32_OR_NONE(const void *m)
 	return v >= -1 && v <= (int64_t)UINT32_MAX;
 }
 
-static int hcheck_STR_NAME(const void *m)
+static int check_STR_NAME(const void *m)
 {
 	return str(m) && lxcpy_valid_name(str(m));
 }
 
-static int hcheck_STR_OPT_NAME(const void *m)
+static int check_STR_OPT_NAME(const void *m)
 {
 	return !str(m) || lxcpy_valid_name(str(m));
 }
 
-static int hcheck_STR_PATH(const void *m)
+static int check_STR_PATH(const void *m)
 {
 	return str(m) && lxcpy_valid_path(str(m));
 }
 
-static int hcheck_STR_OPT_ABSPATH(const void *m)
+static int check_STR_OPT_ABSPATH(const void *m)
 {
 	return !str(m) || str(m)[0] == '/';
 }
 
-static int hcheck_STR_OPT_NONEMPTY(const void *m)
+static int check_STR_OPT_NONEMPTY(const void *m)
 {
 	return !str(m) || str(m)[0];
 }
 
-static int hcheck_STR_OPT_TEXT(const void *m)
+static int check_STR_OPT_TEXT(const void *m)
 {
 	return !str(m) || (str(m)[0] && lxcpy_valid_text(str(m)));
 }
 
 /* liblxc writes the template and its arguments into the config (comment
  * lines): no newline may reach it. */
-static int hcheck_STR_TEMPLATE(const void *m)
+static int check_STR_TEMPLATE(const void *m)
 {
 	return !str(m) || (str(m)[0] && lxcpy_valid_text(str(m)) && !strpbrk(str(m), "\n\r"));
 }
 
-static int hcheck_STRV_ANY(const void *m)
+static int check_STRV_ANY(const void *m)
 {
 	(void)m;
 	return 1;
 }
 
 /* A command is never empty; no command is NULL. */
-static int hcheck_STRV_CMD(const void *m)
+static int check_STRV_CMD(const void *m)
 {
 	return !strv(m) || strv(m)[0];
 }
 
 /* A program to run: argv[0] is not empty. */
-static int hcheck_STRV_ARGV(const void *m)
+static int check_STRV_ARGV(const void *m)
 {
 	return strv(m) && strv(m)[0] && strv(m)[0][0];
 }
 
 /* Template arguments (see TEMPLATE). */
-static int hcheck_STRV_LINES(const void *m)
+static int check_STRV_LINES(const void *m)
 {
 	for (char **v = strv(m); v && *v; v++)
 		if (strpbrk(*v, "\n\r"))
@@ -157,7 +157,7 @@ static int hcheck_STRV_LINES(const void *m)
 }
 
 /* NAME=value entries. */
-static int hcheck_STRV_ENV(const void *m)
+static int check_STRV_ENV(const void *m)
 {
 	for (char **v = strv(m); v && *v; v++) {
 		const char *eq = strchr(*v, '=');
@@ -168,7 +168,7 @@ static int hcheck_STRV_ENV(const void *m)
 }
 
 /* Variable names. */
-static int hcheck_STRV_ENV_NAMES(const void *m)
+static int check_STRV_ENV_NAMES(const void *m)
 {
 	for (char **v = strv(m); v && *v; v++)
 		if (!(*v)[0] || strchr(*v, '='))
@@ -177,9 +177,9 @@ static int hcheck_STRV_ENV_NAMES(const void *m)
 }
 
 /* Supplementary group ids: (gid_t)-1 is no group. */
-static int hcheck_I32V_GROUPS(const void *m)
+static int check_I32V_GROUPS(const void *m)
 {
-	struct lxcpy_hvec g;
+	struct lxcpy_int_vec g;
 
 	memcpy(&g, m, sizeof(g));
 	for (int32_t i = 0; i < g.n; i++)
@@ -188,24 +188,24 @@ static int hcheck_I32V_GROUPS(const void *m)
 	return 1;
 }
 
-static int hcheck_FD_ANY(const void *m)
+static int check_FD_ANY(const void *m)
 {
 	(void)m;
 	return 1;
 }
 
 /* liblxc chmods and chowns its stdio: lxcpy sends it pipes. */
-static int hcheck_FD_OPT_FIFO(const void *m)
+static int check_FD_OPT_FIFO(const void *m)
 {
 	return i32(m) == -1 || fd_is(i32(m), S_IFIFO);
 }
 
-static int hcheck_SLOT_REG(const void *m)
+static int check_SLOT_REG(const void *m)
 {
 	return fd_is(i32(m), S_IFREG);
 }
 
-static int hcheck_SLOT_FIFO(const void *m)
+static int check_SLOT_FIFO(const void *m)
 {
 	return fd_is(i32(m), S_IFIFO);
 }
@@ -213,40 +213,40 @@ static int hcheck_SLOT_FIFO(const void *m)
 /* -- the table as data ------------------------------------------------------- */
 
 #define GEN_FIELD(k, t, n, c)                                                             \
-	{#n, LXCPY_HT_##t, #c, (int)offsetof(struct lxcpy_hreq_##k, n), hcheck_##t##_##c},
-#define GEN_SLOT(k, n, c) {#n, #c, hcheck_SLOT_##c},
+	{#n, LXCPY_FIELD_##t, #c, (int)offsetof(struct lxcpy_request_##k, n), check_##t##_##c},
+#define GEN_SLOT(k, n, c) {#n, #c, check_SLOT_##c},
 #define GEN_NOFIELD(k, t, n, c)
 #define GEN_NOSLOT(k, n, c)
 /* Each list ends with a NULL entry (none is ever empty then). */
 #define GEN_LISTS(k, value)                                                                  \
-	static const struct lxcpy_hfield fields_##k[] = {                                 \
-		LXCPY_HPROTO_##k(k, GEN_FIELD, GEN_NOSLOT){NULL, 0, NULL, 0, NULL}};      \
-	static const struct lxcpy_hslot slots_##k[] = {                                   \
-		LXCPY_HPROTO_##k(k, GEN_NOFIELD, GEN_SLOT){NULL, NULL, NULL}};
-LXCPY_HPROTO_KINDS(GEN_LISTS)
+	static const struct lxcpy_wire_field fields_##k[] = {                                \
+		LXCPY_WIRE_KIND_##k(k, GEN_FIELD, GEN_NOSLOT){NULL, 0, NULL, 0, NULL}};      \
+	static const struct lxcpy_wire_slot slots_##k[] = {                                  \
+		LXCPY_WIRE_KIND_##k(k, GEN_NOFIELD, GEN_SLOT){NULL, NULL, NULL}};
+LXCPY_WIRE_KINDS(GEN_LISTS)
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define GEN_KIND(k, value)                                                                   \
-	{#k, value, (int)sizeof(struct lxcpy_hreq_##k), COUNT(fields_##k) - 1, fields_##k,   \
+#define GEN_KIND(k, value)                                                                    \
+	{#k, value, (int)sizeof(struct lxcpy_request_##k), COUNT(fields_##k) - 1, fields_##k, \
 	 COUNT(slots_##k) - 1, slots_##k},
-static const struct lxcpy_hkind kinds[] = {LXCPY_HPROTO_KINDS(GEN_KIND)};
+static const struct lxcpy_wire_kind kinds[] = {LXCPY_WIRE_KINDS(GEN_KIND)};
 
-#define GEN_SLOT_COUNT(k, value)                                                             \
-	_Static_assert(LXCPY_HFD_##k##_COUNT == COUNT(slots_##k), "slots of " #k);        \
-	_Static_assert(LXCPY_HFD_##k##_COUNT <= LXCPY_HMAX_FDS, "slots of " #k);
-LXCPY_HPROTO_KINDS(GEN_SLOT_COUNT)
+#define GEN_SLOT_COUNT(k, value)                                                         \
+	_Static_assert(LXCPY_FD_##k##_COUNT == COUNT(slots_##k), "slots of " #k);        \
+	_Static_assert(LXCPY_FD_##k##_COUNT <= LXCPY_WIRE_MAX_FDS, "slots of " #k);
+LXCPY_WIRE_KINDS(GEN_SLOT_COUNT)
 
-int lxcpy_hnkinds(void)
+int lxcpy_wire_nkinds(void)
 {
 	return COUNT(kinds);
 }
 
-const struct lxcpy_hkind *lxcpy_hkind_at(int i)
+const struct lxcpy_wire_kind *lxcpy_wire_kind_at(int i)
 {
 	return i >= 0 && i < COUNT(kinds) ? &kinds[i] : NULL;
 }
 
-const struct lxcpy_hkind *lxcpy_hkind_of(uint32_t op)
+const struct lxcpy_wire_kind *lxcpy_wire_kind_of(uint32_t op)
 {
 	for (int i = 0; i < COUNT(kinds); i++)
 		if (kinds[i].op == op)
@@ -266,15 +266,15 @@ const struct lxcpy_hkind *lxcpy_hkind_of(uint32_t op)
 #define TXT(...) TXT_(__VA_ARGS__)
 #define TXT_FIELD(k, t, n, c) t n c;
 #define TXT_SLOT(k, n, c) fd n c;
-#define TXT_KIND(k, value) k value{LXCPY_HPROTO_##k(k, TXT_FIELD, TXT_SLOT)}
-static const char table_text[] = TXT(revision LXCPY_HPROTO_REVISION; LXCPY_HPROTO_KINDS(TXT_KIND));
+#define TXT_KIND(k, value) k value{LXCPY_WIRE_KIND_##k(k, TXT_FIELD, TXT_SLOT)}
+static const char table_text[] = TXT(revision LXCPY_WIRE_REVISION; LXCPY_WIRE_KINDS(TXT_KIND));
 
-uint32_t lxcpy_hproto_version(void)
+uint32_t lxcpy_wire_version(void)
 {
 	static uint32_t version; /* computed once: the same by every thread */
 	uint32_t h = __atomic_load_n(&version, __ATOMIC_RELAXED);
-	size_t sizes[] = {sizeof(struct lxcpy_hhdr), sizeof(struct lxcpy_hreply), LXCPY_HMAX_MSG,
-			  LXCPY_HMAX_FDS};
+	size_t sizes[] = {sizeof(struct lxcpy_request_header), sizeof(struct lxcpy_reply), LXCPY_WIRE_MAX_MSG,
+			  LXCPY_WIRE_MAX_FDS};
 
 	if (h)
 		return h;
@@ -303,7 +303,7 @@ static void put(struct packer *p, const void *data, size_t n)
 {
 	if (p->err)
 		return;
-	if (n > p->cap - p->len || p->len + n > LXCPY_HMAX_MSG) {
+	if (n > p->cap - p->len || p->len + n > LXCPY_WIRE_MAX_MSG) {
 		p->err = -E2BIG;
 		return;
 	}
@@ -322,7 +322,7 @@ static void put_str(struct packer *p, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	if (n >= LXCPY_HMAX_MSG) {
+	if (n >= LXCPY_WIRE_MAX_MSG) {
 		p->err = -E2BIG;
 		return;
 	}
@@ -340,7 +340,7 @@ static int32_t fd_index(int fd, int first, int *fds, int fdcap, int *nfds, int *
 	for (int i = 0; i < *nfds; i++)
 		if (fds[i] == fd)
 			return first + i;
-	if (*nfds >= fdcap || first + *nfds >= LXCPY_HMAX_FDS) {
+	if (*nfds >= fdcap || first + *nfds >= LXCPY_WIRE_MAX_FDS) {
 		*err = -E2BIG;
 		return -1;
 	}
@@ -348,10 +348,10 @@ static int32_t fd_index(int fd, int first, int *fds, int fdcap, int *nfds, int *
 	return first + (*nfds)++;
 }
 
-int lxcpy_hpack(char *buf, int cap, const void *req, int *fds, int fdcap, int *nfds)
+int lxcpy_pack_request(char *buf, int cap, const void *req, int *fds, int fdcap, int *nfds)
 {
-	const struct lxcpy_hkind *k = lxcpy_hkind_of(*(const uint32_t *)req);
-	struct lxcpy_hhdr hdr = {.magic = LXCPY_HMAGIC, .version = lxcpy_hproto_version()};
+	const struct lxcpy_wire_kind *k = lxcpy_wire_kind_of(*(const uint32_t *)req);
+	struct lxcpy_request_header hdr = {.magic = LXCPY_WIRE_MAGIC, .version = lxcpy_wire_version()};
 	struct packer p = {.buf = buf, .cap = cap < 0 ? 0 : (size_t)cap};
 
 	*nfds = 0;
@@ -359,20 +359,20 @@ int lxcpy_hpack(char *buf, int cap, const void *req, int *fds, int fdcap, int *n
 		return -EINVAL;
 	put(&p, &hdr, sizeof(hdr));
 	for (int i = 0; i < k->nfields; i++) {
-		const struct lxcpy_hfield *f = &k->fields[i];
+		const struct lxcpy_wire_field *f = &k->fields[i];
 		const char *m = (const char *)req + f->offset;
 
 		switch (f->type) {
-		case LXCPY_HT_I32:
+		case LXCPY_FIELD_I32:
 			put(&p, m, sizeof(int32_t));
 			break;
-		case LXCPY_HT_I64:
+		case LXCPY_FIELD_I64:
 			put(&p, m, sizeof(int64_t));
 			break;
-		case LXCPY_HT_STR:
+		case LXCPY_FIELD_STR:
 			put_str(&p, str(m));
 			break;
-		case LXCPY_HT_STRV: {
+		case LXCPY_FIELD_STRV: {
 			char **v = strv(m);
 			uint32_t n = 0;
 
@@ -383,8 +383,8 @@ int lxcpy_hpack(char *buf, int cap, const void *req, int *fds, int fdcap, int *n
 				put_str(&p, v[j]);
 			break;
 		}
-		case LXCPY_HT_I32V: {
-			struct lxcpy_hvec g;
+		case LXCPY_FIELD_I32V: {
+			struct lxcpy_int_vec g;
 
 			memcpy(&g, m, sizeof(g));
 			put_u32(&p, g.n < 0 ? NONE : (uint32_t)g.n);
@@ -392,7 +392,7 @@ int lxcpy_hpack(char *buf, int cap, const void *req, int *fds, int fdcap, int *n
 				put(&p, g.v, (size_t)g.n * sizeof(int32_t));
 			break;
 		}
-		case LXCPY_HT_FD: {
+		case LXCPY_FIELD_FD: {
 			int32_t x = fd_index(i32(m), 1 + k->nslots, fds, fdcap, nfds, &p.err);
 			put(&p, &x, sizeof(x));
 			break;
@@ -456,18 +456,18 @@ static const char *get_str(struct reader *r, int nullable)
 	return s;
 }
 
-void lxcpy_hreq_free(struct lxcpy_hreq *req)
+void lxcpy_request_free(struct lxcpy_request *req)
 {
-	const struct lxcpy_hkind *k = lxcpy_hkind_of(req->op);
+	const struct lxcpy_wire_kind *k = lxcpy_wire_kind_of(req->op);
 
 	for (int i = 0; k && i < k->nfields; i++) {
 		char *m = (char *)req + k->fields[i].offset;
 
-		if (k->fields[i].type == LXCPY_HT_STRV) {
+		if (k->fields[i].type == LXCPY_FIELD_STRV) {
 			free(strv(m));
 			memset(m, 0, sizeof(char **));
-		} else if (k->fields[i].type == LXCPY_HT_I32V) {
-			struct lxcpy_hvec g;
+		} else if (k->fields[i].type == LXCPY_FIELD_I32V) {
+			struct lxcpy_int_vec g;
 
 			memcpy(&g, m, sizeof(g));
 			free((void *)g.v);
@@ -476,42 +476,42 @@ void lxcpy_hreq_free(struct lxcpy_hreq *req)
 	}
 }
 
-static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *nfds)
+static int decode(const char *buf, size_t n, struct lxcpy_request *req, uint32_t *nfds)
 {
-	const struct lxcpy_hkind *k;
-	struct lxcpy_hhdr hdr;
+	const struct lxcpy_wire_kind *k;
+	struct lxcpy_request_header hdr;
 	struct reader r = {.p = buf, .end = buf + n};
 	uint64_t used = 0;
 
 	memset(req, 0, sizeof(*req));
-	if (n < sizeof(hdr) || n > LXCPY_HMAX_MSG)
+	if (n < sizeof(hdr) || n > LXCPY_WIRE_MAX_MSG)
 		return -EINVAL;
 	get(&r, &hdr, sizeof(hdr));
-	if (hdr.magic != LXCPY_HMAGIC || hdr.len != n)
+	if (hdr.magic != LXCPY_WIRE_MAGIC || hdr.len != n)
 		return -EINVAL;
-	if (hdr.version != lxcpy_hproto_version())
+	if (hdr.version != lxcpy_wire_version())
 		return -EPROTO;
-	k = lxcpy_hkind_of(hdr.op);
-	if (!k || hdr.nfds < (uint32_t)(1 + k->nslots) || hdr.nfds > LXCPY_HMAX_FDS)
+	k = lxcpy_wire_kind_of(hdr.op);
+	if (!k || hdr.nfds < (uint32_t)(1 + k->nslots) || hdr.nfds > LXCPY_WIRE_MAX_FDS)
 		return -EINVAL;
 	req->op = hdr.op;
 	for (int i = 0; i < k->nfields && !r.err; i++) {
-		const struct lxcpy_hfield *f = &k->fields[i];
+		const struct lxcpy_wire_field *f = &k->fields[i];
 		char *m = (char *)req + f->offset;
 
 		switch (f->type) {
-		case LXCPY_HT_I32:
+		case LXCPY_FIELD_I32:
 			get(&r, m, sizeof(int32_t));
 			break;
-		case LXCPY_HT_I64:
+		case LXCPY_FIELD_I64:
 			get(&r, m, sizeof(int64_t));
 			break;
-		case LXCPY_HT_STR: {
+		case LXCPY_FIELD_STR: {
 			const char *s = get_str(&r, 1);
 			memcpy(m, &s, sizeof(s));
 			break;
 		}
-		case LXCPY_HT_STRV: {
+		case LXCPY_FIELD_STRV: {
 			uint32_t c = get_u32(&r);
 			char **v;
 
@@ -532,9 +532,9 @@ static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *n
 				v[j] = (char *)get_str(&r, 0);
 			break;
 		}
-		case LXCPY_HT_I32V: {
+		case LXCPY_FIELD_I32V: {
 			uint32_t c = get_u32(&r);
-			struct lxcpy_hvec g = {.n = -1};
+			struct lxcpy_int_vec g = {.n = -1};
 			int32_t *v;
 
 			if (!r.err && c != NONE) {
@@ -555,7 +555,7 @@ static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *n
 			memcpy(m, &g, sizeof(g));
 			break;
 		}
-		case LXCPY_HT_FD: {
+		case LXCPY_FIELD_FD: {
 			int32_t x;
 
 			get(&r, &x, sizeof(x));
@@ -570,7 +570,7 @@ static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *n
 		default:
 			r.err = -EINVAL;
 		}
-		if (!r.err && f->type != LXCPY_HT_FD && !f->check_fn(m))
+		if (!r.err && f->type != LXCPY_FIELD_FD && !f->check_fn(m))
 			r.err = -EINVAL;
 	}
 	if (!r.err && r.p != r.end)
@@ -580,40 +580,40 @@ static int decode(const char *buf, size_t n, struct lxcpy_hreq *req, uint32_t *n
 		if (!(used & (1ull << x)))
 			r.err = -EINVAL;
 	if (r.err) {
-		lxcpy_hreq_free(req);
+		lxcpy_request_free(req);
 		return r.err;
 	}
 	*nfds = hdr.nfds;
 	return 0;
 }
 
-int lxcpy_hdecode(const char *buf, size_t n, struct lxcpy_hreq *req)
+int lxcpy_decode_request(const char *buf, size_t n, struct lxcpy_request *req)
 {
 	uint32_t nfds;
 
 	return decode(buf, n, req, &nfds);
 }
 
-int lxcpy_hunpack(const char *buf, size_t n, const int *fds, int nfds, struct lxcpy_hreq *req)
+int lxcpy_unpack_request(const char *buf, size_t n, const int *fds, int nfds, struct lxcpy_request *req)
 {
-	const struct lxcpy_hkind *k;
+	const struct lxcpy_wire_kind *k;
 	uint32_t want;
 	int err = decode(buf, n, req, &want);
 
 	if (err)
 		return err;
-	k = lxcpy_hkind_of(req->op);
+	k = lxcpy_wire_kind_of(req->op);
 	if (want != (uint32_t)nfds)
 		goto bad;
 	for (int i = 0; i < k->nslots; i++)
 		if (!k->slots[i].check_fn(&fds[1 + i]))
 			goto bad;
 	for (int i = 0; i < k->nfields; i++) {
-		const struct lxcpy_hfield *f = &k->fields[i];
+		const struct lxcpy_wire_field *f = &k->fields[i];
 		char *m = (char *)req + f->offset;
 		int32_t x;
 
-		if (f->type != LXCPY_HT_FD)
+		if (f->type != LXCPY_FIELD_FD)
 			continue;
 		memcpy(&x, m, sizeof(x));
 		x = x < 0 ? -1 : fds[x];
@@ -623,36 +623,44 @@ int lxcpy_hunpack(const char *buf, size_t n, const int *fds, int nfds, struct lx
 	}
 	return 0;
 bad:
-	lxcpy_hreq_free(req);
+	lxcpy_request_free(req);
 	return -EINVAL;
 }
 
-/* -- attach requests ------------------------------------------------------------ */
+/* -- attach requests ------------------------------------------------------------
+ *
+ * The options (attach_table.h) go member by member, through their TYPE's
+ * conversion each way. */
 
-int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath,
+#define TO_WIRE_BOOL(x) (!!(x))
+#define TO_WIRE_I32(x) (x)
+#define TO_WIRE_I64(x) ((x) < 0 ? -1 : (x))
+#define TO_WIRE_STR(x) (x)
+#define TO_WIRE_STRV(x) (x)
+#define TO_WIRE_I32V(x) ((struct lxcpy_int_vec){.n = (x).n < 0 ? -1 : (x).n, .v = (x).v})
+#define FROM_WIRE_BOOL(x) (x)
+#define FROM_WIRE_I32(x) (x)
+#define FROM_WIRE_I64(x) (x)
+#define FROM_WIRE_STR(x) ((char *)(x))
+#define FROM_WIRE_STRV(x) ((x) && (x)[0] ? (x) : NULL)
+#define FROM_WIRE_I32V(x) (x)
+#define OPTION_TO_WIRE(r, o, t, m, c, flag) (r)->m = TO_WIRE_##t((o)->m);
+#define OPTION_FROM_WIRE(o, r, t, m, c, flag) (o)->m = FROM_WIRE_##t((r)->m);
+#define OPTION_SIZE(ctx, t, m, c, flag)                                                     \
+	_Static_assert(sizeof(((struct lxcpy_attach_opts *)0)->m) ==                        \
+			       sizeof(((struct lxcpy_request_ATTACH *)0)->m),               \
+		       "attach option " #m ": its member and its field differ");
+LXCPY_ATTACH_OPTIONS(OPTION_SIZE, _)
+
+int lxcpy_pack_attach_request(char *buf, int cap, const char *name, const char *lxcpath,
 		       const struct lxcpy_attach_opts *o, char **argv, int logfd, int *fds,
 		       int fdcap, int *nfds)
 {
-	struct lxcpy_hreq_ATTACH r = {
-		.op = LXCPY_HOP_ATTACH,
+	struct lxcpy_request_ATTACH r = {
+		.op = LXCPY_OP_ATTACH,
 		.name = name,
 		.lxcpath = lxcpath,
-		.namespaces = o->namespaces,
-		.personality = o->personality < 0 ? -1 : o->personality,
-		/* uid_t on the wire; (uid_t)-1, no id, is liblxc's default. */
-		.uid = o->uid < 0 ? -1 : o->uid,
-		.gid = o->gid < 0 ? -1 : o->gid,
-		.groups = {.n = o->ngroups < 0 ? -1 : o->ngroups, .v = (const int32_t *)o->groups},
-		.move_to_cgroup = !!o->move_to_cgroup,
-		.drop_capabilities = !!o->drop_capabilities,
-		.no_new_privs = !!o->no_new_privs,
-		.remount_proc_sys = !!o->remount_proc_sys,
-		.clear_env = !!o->clear_env,
 		.initial_cwd = getcwd(NULL, 0),
-		.cwd = o->cwd,
-		.lsm_label = o->lsm_label,
-		.extra_env = o->extra_env,
-		.keep_env = o->keep_env,
 		.argv = argv,
 		.caller_environ = environ,
 		.liblxc_stdin = o->liblxc_stdio[0],
@@ -662,24 +670,25 @@ int lxcpy_hpack_attach(char *buf, int cap, const char *name, const char *lxcpath
 		.child_stdout = o->child_stdio[1],
 		.child_stderr = o->child_stdio[2],
 	};
-	const int fixed = LXCPY_HFD_ATTACH_COUNT - 1;
+	const int fixed = LXCPY_FD_ATTACH_COUNT - 1;
 	int len;
 
+	LXCPY_ATTACH_OPTIONS(OPTION_TO_WIRE, &r, o)
 	*nfds = 0;
 	if (fdcap < fixed) {
 		free((void *)r.initial_cwd);
 		return -E2BIG;
 	}
-	fds[LXCPY_HFD_ATTACH_LOG - 1] = logfd;
-	fds[LXCPY_HFD_ATTACH_ERR - 1] = o->errfd;
-	len = lxcpy_hpack(buf, cap, &r, fds + fixed, fdcap - fixed, nfds);
+	fds[LXCPY_FD_ATTACH_LOG - 1] = logfd;
+	fds[LXCPY_FD_ATTACH_ERR - 1] = o->errfd;
+	len = lxcpy_pack_request(buf, cap, &r, fds + fixed, fdcap - fixed, nfds);
 	free((void *)r.initial_cwd);
 	if (len >= 0)
 		*nfds += fixed;
 	return len;
 }
 
-void lxcpy_hattach_opts(const struct lxcpy_hreq_ATTACH *r, int errfd, struct lxcpy_hattach *a)
+void lxcpy_attach_args_from(const struct lxcpy_request_ATTACH *r, int errfd, struct lxcpy_attach_args *a)
 {
 	struct lxcpy_attach_opts *o = &a->o;
 
@@ -688,27 +697,13 @@ void lxcpy_hattach_opts(const struct lxcpy_hreq_ATTACH *r, int errfd, struct lxc
 	a->lxcpath = r->lxcpath;
 	a->argv = r->argv;
 	a->environ = r->caller_environ;
-	o->namespaces = r->namespaces;
-	o->personality = (long)r->personality;
-	o->uid = (long)r->uid;
-	o->gid = (long)r->gid;
-	o->move_to_cgroup = r->move_to_cgroup;
-	o->drop_capabilities = r->drop_capabilities;
-	o->no_new_privs = r->no_new_privs;
-	o->remount_proc_sys = r->remount_proc_sys;
-	o->clear_env = r->clear_env;
-	o->extra_env = r->extra_env && r->extra_env[0] ? r->extra_env : NULL;
-	o->keep_env = r->keep_env && r->keep_env[0] ? r->keep_env : NULL;
-	o->lsm_label = (char *)r->lsm_label;
-	o->ngroups = r->groups.n;
-	o->groups = (unsigned int *)(uintptr_t)r->groups.v;
+	LXCPY_ATTACH_OPTIONS(OPTION_FROM_WIRE, o, r)
 	o->liblxc_stdio[0] = r->liblxc_stdin;
 	o->liblxc_stdio[1] = r->liblxc_stdout;
 	o->liblxc_stdio[2] = r->liblxc_stderr;
 	o->child_stdio[0] = r->child_stdin;
 	o->child_stdio[1] = r->child_stdout;
 	o->child_stdio[2] = r->child_stderr;
-	o->cwd = (char *)r->cwd;
 	o->initial_cwd = (char *)r->initial_cwd;
 	o->errfd = errfd;
 	o->reset_sigmask = 1;
@@ -810,9 +805,9 @@ int lxcpy_valid_path(const char *s)
 
 /* Up to this many fds besides the reply socket (more than the helper takes:
  * tests send too many on purpose). */
-#define SEND_MAX_FDS (2 * LXCPY_HMAX_FDS)
+#define SEND_MAX_FDS (2 * LXCPY_WIRE_MAX_FDS)
 
-static int send_with_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+int lxcpy_send_with_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
 {
 	union {
 		struct cmsghdr align;
@@ -862,7 +857,7 @@ int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap)
 	return n;
 }
 
-int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
+int lxcpy_send_request(int ctl, const char *msg, int len, const int *fds, int nfds)
 {
 	int all[SEND_MAX_FDS + 1];
 	int sv[2], err;
@@ -874,7 +869,7 @@ int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
 	all[0] = sv[1];
 	if (nfds > 0)
 		memcpy(all + 1, fds, sizeof(int) * (size_t)nfds);
-	err = send_with_fds(ctl, msg, (size_t)len, all, nfds + 1);
+	err = lxcpy_send_with_fds(ctl, msg, (size_t)len, all, nfds + 1);
 	close(sv[1]);
 	if (err < 0) {
 		close(sv[0]);
@@ -883,39 +878,39 @@ int lxcpy_hsend(int ctl, const char *msg, int len, const int *fds, int nfds)
 	return sv[0];
 }
 
-int lxcpy_hsend_attach(int ctl, const char *name, const char *lxcpath,
+int lxcpy_send_attach_request(int ctl, const char *name, const char *lxcpath,
 		       const struct lxcpy_attach_opts *o, char **argv, int logfd)
 {
-	int fds[LXCPY_HATTACH_FDS], nfds = 0, cap = 16384, len, ret;
+	int fds[LXCPY_ATTACH_REQUEST_FDS], nfds = 0, cap = 16384, len, ret;
 	char *buf = malloc((size_t)cap);
 
 	if (!buf)
 		return -ENOMEM;
-	len = lxcpy_hpack_attach(buf, cap, name, lxcpath, o, argv, logfd, fds,
-				 LXCPY_HATTACH_FDS, &nfds);
+	len = lxcpy_pack_attach_request(buf, cap, name, lxcpath, o, argv, logfd, fds,
+				 LXCPY_ATTACH_REQUEST_FDS, &nfds);
 	if (len == -E2BIG) {
 		/* A large environment: once more with all the protocol allows. */
-		char *more = realloc(buf, LXCPY_HMAX_MSG);
+		char *more = realloc(buf, LXCPY_WIRE_MAX_MSG);
 
 		if (!more) {
 			free(buf);
 			return -ENOMEM;
 		}
 		buf = more;
-		len = lxcpy_hpack_attach(buf, LXCPY_HMAX_MSG, name, lxcpath, o, argv, logfd, fds,
-					 LXCPY_HATTACH_FDS, &nfds);
+		len = lxcpy_pack_attach_request(buf, LXCPY_WIRE_MAX_MSG, name, lxcpath, o, argv, logfd, fds,
+					 LXCPY_ATTACH_REQUEST_FDS, &nfds);
 	}
-	ret = len < 0 ? len : lxcpy_hsend(ctl, buf, len, fds, nfds);
+	ret = len < 0 ? len : lxcpy_send_request(ctl, buf, len, fds, nfds);
 	free(buf);
 	return ret;
 }
 
-int lxcpy_hsend_reply(int fd, const struct lxcpy_hreply *r, int passfd)
+int lxcpy_send_reply(int fd, const struct lxcpy_reply *r, int passfd)
 {
-	return send_with_fds(fd, r, sizeof(*r), &passfd, passfd >= 0 ? 1 : 0);
+	return lxcpy_send_with_fds(fd, r, sizeof(*r), &passfd, passfd >= 0 ? 1 : 0);
 }
 
-int lxcpy_hrecv(int fd, int nonblock, struct lxcpy_hreply *r, int *passed)
+int lxcpy_recv_reply(int fd, int nonblock, struct lxcpy_reply *r, int *passed)
 {
 	union {
 		struct cmsghdr align;

@@ -1,9 +1,10 @@
-/* `lxcpy-helper --selftest-decode`: requests read from stdin, each as a
- * u32 length and that many bytes, decoded by the helper's own decoder
- * (lxcpy_hdecode: everything but the fds, which a pipe cannot carry) and
- * printed on stdout for tests/test_helper_protocol.py to compare with
- * what it packed. For each, one line per field in table order and an
- * empty line:
+/* The protocol tests' decoder (tests/protocol.py builds it once per test
+ * session, from this file and csrc/common/wire.c, the helper's own
+ * decoder): requests read from stdin, each as a u32 length and that many
+ * bytes, decoded by lxcpy_decode_request (everything but the fds, which a
+ * pipe cannot carry) and printed on stdout for tests/test_helper_protocol.py
+ * to compare with what it packed. For each, one line per field in table
+ * order and an empty line:
  *
  *   ok KIND                      then for each field:
  *   NAME I32|I64|FD NUMBER       (an FD field: its index among the fds)
@@ -11,8 +12,7 @@
  *   NAME STRV -|COUNT s:HEX...
  *   NAME I32V -|COUNT NUMBER...
  *
- * or `refused ERRNO`. It serves nobody: the helper runs it before it
- * looks for its control socket. */
+ * or `refused ERRNO`. Test support only: nothing of it is in lxcpy-helper. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -21,9 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hproto.h"
-
-int lxcpy_helper_selftest_decode(void);
+#include "wire.h"
 
 static void print_str(const char *s)
 {
@@ -54,38 +52,38 @@ static int read_all(char *buf, size_t n)
 	return 1;
 }
 
-static void print_request(const struct lxcpy_hreq *req)
+static void print_request(const struct lxcpy_request *req)
 {
-	const struct lxcpy_hkind *k = lxcpy_hkind_of(req->op);
+	const struct lxcpy_wire_kind *k = lxcpy_wire_kind_of(req->op);
 
 	printf("ok %s\n", k->name);
 	for (int i = 0; i < k->nfields; i++) {
-		const struct lxcpy_hfield *f = &k->fields[i];
+		const struct lxcpy_wire_field *f = &k->fields[i];
 		const char *m = (const char *)req + f->offset;
 
 		printf("%s", f->name);
 		switch (f->type) {
-		case LXCPY_HT_I32:
-		case LXCPY_HT_FD: {
+		case LXCPY_FIELD_I32:
+		case LXCPY_FIELD_FD: {
 			int32_t v;
 			memcpy(&v, m, sizeof(v));
-			printf(" %s %" PRId32, f->type == LXCPY_HT_FD ? "FD" : "I32", v);
+			printf(" %s %" PRId32, f->type == LXCPY_FIELD_FD ? "FD" : "I32", v);
 			break;
 		}
-		case LXCPY_HT_I64: {
+		case LXCPY_FIELD_I64: {
 			int64_t v;
 			memcpy(&v, m, sizeof(v));
 			printf(" I64 %" PRId64, v);
 			break;
 		}
-		case LXCPY_HT_STR: {
+		case LXCPY_FIELD_STR: {
 			const char *s;
 			memcpy(&s, m, sizeof(s));
 			fputs(" STR", stdout);
 			print_str(s);
 			break;
 		}
-		case LXCPY_HT_STRV: {
+		case LXCPY_FIELD_STRV: {
 			char **v;
 			size_t c = 0;
 			memcpy(&v, m, sizeof(v));
@@ -101,8 +99,8 @@ static void print_request(const struct lxcpy_hreq *req)
 				print_str(v[j]);
 			break;
 		}
-		case LXCPY_HT_I32V: {
-			struct lxcpy_hvec g;
+		case LXCPY_FIELD_I32V: {
+			struct lxcpy_int_vec g;
 			memcpy(&g, m, sizeof(g));
 			fputs(" I32V", stdout);
 			if (g.n < 0) {
@@ -119,12 +117,12 @@ static void print_request(const struct lxcpy_hreq *req)
 	}
 }
 
-int lxcpy_helper_selftest_decode(void)
+int main(void)
 {
 	/* Room for a message longer than the limit (which is refused). */
-	const size_t cap = LXCPY_HMAX_MSG + 4096;
+	const size_t cap = LXCPY_WIRE_MAX_MSG + 4096;
 	char *buf = malloc(cap);
-	struct lxcpy_hreq req;
+	struct lxcpy_request req;
 	uint32_t n;
 	int rc = 0, more;
 
@@ -137,14 +135,14 @@ int lxcpy_helper_selftest_decode(void)
 			rc = 2;
 			break;
 		}
-		err = lxcpy_hdecode(buf, n, &req);
+		err = lxcpy_decode_request(buf, n, &req);
 		if (err) {
 			printf("refused %d\n\n", -err);
 			continue;
 		}
 		print_request(&req);
 		putchar('\n');
-		lxcpy_hreq_free(&req);
+		lxcpy_request_free(&req);
 	}
 	if (more < 0)
 		rc = 2;
