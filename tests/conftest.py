@@ -7,6 +7,7 @@ temporary lxcpath, stopped and destroyed after the test whatever happened.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,16 @@ from helpers import (  # noqa: F401 - re-exported for the tests
 )
 
 import lxcpy
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C is what a good part of the suite is about: a run started in
+    the background by a shell without job control (`cmd &` in a script,
+    as CI may be) inherits SIGINT ignored, and Python then installs no
+    handler for it, so no KeyboardInterrupt would ever come. Restore
+    Python's own; programs this process starts get SIGINT's default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
