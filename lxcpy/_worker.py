@@ -53,7 +53,7 @@ __all__ = [
     "wait",
 ]
 
-_SLICE_MS = 1000
+_SLICE_MS = 200
 # How long cleanup waits for a killed group to be gone, or for the helper
 # to confirm it killed one.
 _GONE_WITHIN = 5.0
@@ -108,32 +108,41 @@ class Pending(Protocol):
 
 
 def wait(submit: Callable[[], Pending]) -> int:
-    """Send a request with ``submit()`` and wait for its result, in slices
-    of at most a second (so that a Ctrl-C gets through); on any exception,
-    KeyboardInterrupt included, it is cancelled before the exception goes
-    on. (``submit`` is called inside: a Ctrl-C between its return and the
-    wait would lose the request.) Closes it."""
-    p: Pending | None = None
-    try:
-        p = submit()
-        while True:
-            rc = p.poll()
-            if rc is not None:
-                return rc
-            fd = p.fileno()
-            if fd >= 0:
-                _sleep_on(fd, _SLICE_MS)
-            else:
-                time.sleep(0.02)
-    except _helper.HelperLost:
-        raise
-    except BaseException:
-        if p is not None:
-            finish(p.cancel)
-        raise
-    finally:
-        if p is not None:
-            p.close()
+    """Send a request with ``submit()`` and wait for its result. A Ctrl-C
+    is held back for the whole call (lxcpy._sigint) and looked at between
+    slices of the wait (a fifth of a second): once one came, the request
+    is cancelled (what it started killed, bounded) and closed, then
+    KeyboardInterrupt raised; one that comes with the result raises too,
+    once the request is closed. So no point of the call, from the request
+    leaving to its fds being closed, loses it or leaks one of them. Any
+    other exception cancels it too before it goes on."""
+    with _sigint.held() as held:
+        p: Pending | None = None
+        try:
+            p = submit()
+            while True:
+                if held.pending:
+                    raise KeyboardInterrupt  # cancelled below
+                rc = p.poll()
+                if rc is not None:
+                    break
+                fd = p.fileno()
+                if fd >= 0:
+                    _sleep_on(fd, _SLICE_MS)
+                else:
+                    time.sleep(0.02)
+        except _helper.HelperLost:
+            raise
+        except BaseException:
+            if p is not None:
+                finish(p.cancel)
+            raise
+        finally:
+            if p is not None:
+                p.close()
+    if held.pending:
+        raise KeyboardInterrupt
+    return rc
 
 
 def start(

@@ -365,6 +365,14 @@ def scenario_sigint_handles(
     rounds, span = (150, 0.004) if spec["op"] == "open" else (25, 0.06)
     if spec["op"] == "open":
         lxcpy.Container(name, lxcpath).close()  # an undefined name: nothing on disk
+    else:
+        # Offsets across the whole clone, however long it takes here (a
+        # fixed span let all 25 clones finish first once: none interrupted).
+        t0 = time.monotonic()
+        with base.clone(name, lxcpath=lxcpath, snapshot=True) as first:
+            took = time.monotonic() - t0
+            first.destroy()
+        span = 1.2 * took
     copies_left = completed_on_return = 0
     for _ in range(rounds):
         made: list[lxcpy.Container] = []
@@ -524,11 +532,14 @@ def scenario_sigint_each_step(
 ) -> dict[str, Any]:
     """A Ctrl-C at each point where one can take effect (every function
     entry and C call return) from the moment liblxc's start or create is
-    done to the moment start(), create() or ephemeral().__enter__ returns:
-    each either completes (the container RUNNING, or defined) or raises
-    KeyboardInterrupt and leaves nothing of the call (stopped; no
-    directory; for ephemeral, no container)."""
-    from lxcpy import _worker
+    done (``"from": "done"``), or the request for it was sent (``"from":
+    "sent"``: to the helper, or forked in-process), to the moment start(),
+    create() or ephemeral().__enter__ returns: each either completes (the
+    container RUNNING, or defined) or raises KeyboardInterrupt and leaves
+    nothing of the call (stopped; no directory; for ephemeral, no
+    container). A request left running by an interrupted call shows at
+    the next try, which finds the container made or running."""
+    from lxcpy import _helper, _worker
 
     op = spec["op"]
     home = os.path.join(lxcpath, name)
@@ -537,7 +548,9 @@ def scenario_sigint_each_step(
     c = lxcpy.Container(name, lxcpath) if op == "create" else None
     if op == "start":
         c = base.clone(name, lxcpath=lxcpath, snapshot=True)
-    anchor = _worker.create if op == "create" else _worker.start
+    anchor: Callable[..., Any] = _worker.create if op == "create" else _worker.start
+    if spec.get("from") == "sent":
+        anchor = _worker._HelperRequest.send if _helper.enabled() else _worker._Child.__init__
     points = 0
     try:
         for k in range(spec.get("max_points", 400)):

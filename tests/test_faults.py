@@ -153,6 +153,18 @@ def test_ctrl_c_at_each_step_after_liblxc_is_done(spec: Any, op: str) -> None:
     check_clean(res)
 
 
+@pytest.mark.parametrize("op", ["start", "create"])
+def test_ctrl_c_at_each_step_after_the_request_is_sent(spec: Any, op: str) -> None:
+    """The same from the moment the start or create request went to the
+    helper (or its child was forked): an interrupted call cancels its
+    request. (CI found a create interrupted there whose worker went on and
+    made the container's directory again after the call had removed it.)"""
+    res = drive({**spec("sigint_each_step", op), "from": "sent"}, 420)
+    assert res["state_ok"], f"{res['state']} ({res['counts']})"
+    assert res["counts"].get("KeyboardInterrupt", 0) > 0, res
+    check_clean(res)
+
+
 @pytest.mark.parametrize(
     ("op", "offset"), SIGINT_POINTS, ids=[f"{o}-{int(t * 1000)}ms" for o, t in SIGINT_POINTS]
 )
