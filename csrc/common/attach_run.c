@@ -395,10 +395,11 @@ struct open_fd {
 	ino_t ino;
 };
 
-/* The open fds of the kinds liblxc's attach context opens, sorted, with
- * what they are (another thread may close one meanwhile, and liblxc's next
- * fd take its number). The count, or -1. */
-static int list_context_fds(struct open_fd **out, const struct context_kind *k)
+/* The open fds, in increasing order, with what they are (another thread
+ * may close one meanwhile, and liblxc's next fd take its number): taken
+ * before each attach, so only one fstat() each; which kind a new one is
+ * is asked only after a failed attach (close_new). The count, or -1. */
+static int list_open_fds(struct open_fd **out)
 {
 	int *fds = NULL;
 	int n = list_fds(&fds), m = 0;
@@ -413,7 +414,7 @@ static int list_context_fds(struct open_fd **out, const struct context_kind *k)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (!context_fd(fds[i], k) || fstat(fds[i], &st) < 0)
+		if (fstat(fds[i], &st) < 0)
 			continue;
 		(*out)[m].fd = fds[i];
 		(*out)[m].dev = st.st_dev;
@@ -424,19 +425,24 @@ static int list_context_fds(struct open_fd **out, const struct context_kind *k)
 	return m;
 }
 
-/* Close the fds of those kinds open now that were not open before. */
+/* Close the fds of the kinds liblxc's attach context opens (k) that are
+ * open now and were not (the same file) before. */
 static void close_new(const struct open_fd *before, int nbefore, const struct context_kind *k)
 {
-	struct open_fd *now = NULL;
-	int n = list_context_fds(&now, k);
+	int *now = NULL;
+	int n = list_fds(&now);
+	struct stat st;
 
 	for (int i = 0, j = 0; i < n; i++) {
-		while (j < nbefore && before[j].fd < now[i].fd)
-			j++;
-		if (j < nbefore && before[j].fd == now[i].fd && before[j].dev == now[i].dev &&
-		    before[j].ino == now[i].ino)
+		if (fstat(now[i], &st) < 0)
 			continue;
-		close(now[i].fd);
+		while (j < nbefore && before[j].fd < now[i])
+			j++;
+		if (j < nbefore && before[j].fd == now[i] && before[j].dev == st.st_dev &&
+		    before[j].ino == st.st_ino)
+			continue;
+		if (context_fd(now[i], k))
+			close(now[i]);
 	}
 	free(now);
 }
@@ -723,10 +729,9 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		key = key_hold(c, 1);
 	/* In-process, Python opens pidfds too: only those of the init. */
 	kind.pidfds = kept_threaded ? 1 : 2;
-	kind.self_too = 1;
 	if (!kept_threaded)
 		init_identity(&kind, o);
-	before_n = list_context_fds(&before, &kind);
+	before_n = list_open_fds(&before);
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
