@@ -397,9 +397,15 @@ struct open_fd {
 
 /* The open fds, in increasing order, with what they are (another thread
  * may close one meanwhile, and liblxc's next fd take its number): taken
- * before each attach, so only one fstat() each; which kind a new one is
- * is asked only after a failed attach (close_new). The count, or -1. */
-static int list_open_fds(struct open_fd **out)
+ * before each attach; after a failed one, close_new() closes the fds of
+ * the kinds liblxc's attach context opens that were not open before.
+ * With k, only fds of those kinds are listed: in-process, where other
+ * threads open and close fds meanwhile, and where a pidfd and an eventfd
+ * can be the same anonymous inode (no pidfs before Linux 6.9), an fd that
+ * was not of those kinds before must not pass for one that was. Without
+ * k (lxcpy-helper's attach workers, where nothing else opens fds during an
+ * attach), one fstat() each. The count, or -1. */
+static int list_open_fds(struct open_fd **out, const struct context_kind *k)
 {
 	int *fds = NULL;
 	int n = list_fds(&fds), m = 0;
@@ -414,7 +420,7 @@ static int list_open_fds(struct open_fd **out)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (fstat(fds[i], &st) < 0)
+		if ((k && !context_fd(fds[i], k)) || fstat(fds[i], &st) < 0)
 			continue;
 		(*out)[m].fd = fds[i];
 		(*out)[m].dev = st.st_dev;
@@ -729,9 +735,10 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 		key = key_hold(c, 1);
 	/* In-process, Python opens pidfds too: only those of the init. */
 	kind.pidfds = kept_threaded ? 1 : 2;
+	kind.self_too = 1;
 	if (!kept_threaded)
 		init_identity(&kind, o);
-	before_n = list_open_fds(&before);
+	before_n = list_open_fds(&before, kept_threaded ? NULL : &kind);
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
