@@ -12,9 +12,10 @@ template, liblxc's storage and intermediate processes inherit (liblxc's
 monitor leaves it with ``setsid()``), so killing the group kills
 everything the call started except a container's monitor.
 
-A wait sleeps at most a second at a time (GIL released), so that
-KeyboardInterrupt gets through. When the wait is abandoned (an exception,
-KeyboardInterrupt included) or the helper died, the group is killed and
+A wait holds a Ctrl-C back (lxcpy._sigint) and sleeps a fifth of a second
+at a time (GIL released), looking between slices whether one came. When
+the wait is abandoned (an exception, KeyboardInterrupt included) or the
+helper died, the group is killed and
 waited for before the exception goes on, so that what the caller then
 removes is not written again behind its back. A group is killed only while
 its leader is an unreaped child (its id cannot have been reused), or right
@@ -109,13 +110,16 @@ class Pending(Protocol):
 
 def wait(submit: Callable[[], Pending]) -> int:
     """Send a request with ``submit()`` and wait for its result. A Ctrl-C
-    is held back for the whole call (lxcpy._sigint) and looked at between
-    slices of the wait (a fifth of a second): once one came, the request
-    is cancelled (what it started killed, bounded) and closed, then
-    KeyboardInterrupt raised; one that comes with the result raises too,
-    once the request is closed. So no point of the call, from the request
-    leaving to its fds being closed, loses it or leaks one of them. Any
-    other exception cancels it too before it goes on."""
+    is held back for the whole call (lxcpy._sigint: in the main thread,
+    under Python's default handler) and looked at between slices of the
+    wait (a fifth of a second): once one came, the request is cancelled
+    (what it started killed, bounded) and closed, then KeyboardInterrupt
+    raised; one that comes with the result, or with another exception,
+    raises KeyboardInterrupt too, once the request is closed. So no point
+    of the call, from the request leaving to its fds being closed, loses
+    it or leaks one of them. Any other exception cancels it too before it
+    goes on. (Held back, a Ctrl-C waits for a helper being spawned, which
+    says hello within ``_helper._HELLO_WITHIN`` seconds or is killed.)"""
     with _sigint.held() as held:
         p: Pending | None = None
         try:
@@ -131,11 +135,12 @@ def wait(submit: Callable[[], Pending]) -> int:
                     _sleep_on(fd, _SLICE_MS)
                 else:
                     time.sleep(0.02)
-        except _helper.HelperLost:
-            raise
-        except BaseException:
-            if p is not None:
+        except BaseException as e:
+            # HelperLost: what the request started is gone with the helper.
+            if p is not None and not isinstance(e, _helper.HelperLost):
                 finish(p.cancel)
+            if held.pending and not isinstance(e, KeyboardInterrupt):
+                raise KeyboardInterrupt from e
             raise
         finally:
             if p is not None:

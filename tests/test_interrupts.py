@@ -24,7 +24,7 @@ import pytest
 from helpers import NEUTRAL_CWD, NO_NET, open_fds, proc_stat, zombies
 
 import lxcpy
-from lxcpy import _helper, _testing, _undo
+from lxcpy import _helper, _testing, _undo, _worker
 
 # How long after the signal a call may take to raise KeyboardInterrupt.
 PROMPT = 2.5
@@ -180,9 +180,16 @@ def test_shutdown_sends_the_halt_signal_once_and_waits(container: lxcpy.Containe
         cmd=[
             "/bin/sh",
             "-c",
-            "n=0; trap 'n=$((n+1)); [ $n -ge 2 ] && exit 0' USR1; while :; do sleep 0.2; done",
+            "n=0; trap 'n=$((n+1)); [ $n -ge 2 ] && exit 0' USR1; : > /trap-set; "
+            "while :; do sleep 0.2; done",
         ]
     )
+    # Not before the trap is set: the default action of SIGUSR1 would end
+    # init at the first signal (seen once on a loaded machine).
+    deadline = time.monotonic() + 30
+    while container.run(["test", "-e", "/trap-set"]).returncode != 0:
+        assert time.monotonic() < deadline, "init never set its trap"
+        time.sleep(0.05)
     with pytest.raises(lxcpy.StopTimeoutError):
         container.shutdown(timeout=3.5)
     assert container.running
@@ -607,3 +614,39 @@ def test_an_interrupted_create_closed_meanwhile_raises_the_interrupt(lxcpath: st
     assert fired
     assert not os.path.lexists(os.path.join(lxcpath, "ic"))
     assert c.closed
+
+
+class _FailingRequest:
+    """A request at the routing seam (lxcpy._worker.Pending) whose poll()
+    gets a Ctrl-C and then fails otherwise (a lost helper, an OSError)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+        self.cancelled = self.closed = False
+
+    def fileno(self) -> int:
+        return -1
+
+    def poll(self) -> int | None:
+        signal.raise_signal(signal.SIGINT)  # held back by wait(): only noted
+        raise self.exc
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["oserror", "helper-lost"])
+def test_a_ctrl_c_held_back_is_raised_when_the_wait_fails_otherwise(lost: bool) -> None:
+    """The Ctrl-C that came wins over the failure it came with (before, the
+    OSError or the lost helper went up and the Ctrl-C was dropped); the
+    request is cancelled (unless its helper is gone) and closed."""
+    exc: BaseException = _helper.HelperLost("gone") if lost else OSError(5, "I/O error")
+    req = _FailingRequest(exc)
+    with pytest.raises(KeyboardInterrupt) as info:
+        _worker.wait(lambda: req)
+    assert info.value.__cause__ is exc
+    assert req.closed
+    assert req.cancelled is not lost
