@@ -54,16 +54,20 @@ def test_the_tour_runs(lxcpath: str) -> None:
 
 
 def test_the_config_block_runs(lxcpath: str) -> None:
+    # Named otherwise than the uts name the block sets (none without a
+    # template): what the new handle reads is what save() wrote.
     setup = (
         "import lxcpy\n"
-        f"c = lxcpy.Container('web', {lxcpath!r})\n"
+        f"c = lxcpy.Container('box', {lxcpath!r})\n"
         "c.create(config={'lxc.net.0.type': 'empty'})\n"
+        "assert c.config.get('lxc.uts.name') is None\n"
     )
     check = (
         "\nassert c.config['lxc.uts.name'] == 'web'\n"
         "assert c.config.get_list('lxc.mount.entry') == []\n"
-        "again = lxcpy.Container('web', c.lxcpath)\n"
+        "again = lxcpy.Container('box', c.lxcpath)\n"
         "assert again.config['lxc.uts.name'] == 'web'\n"
+        "again.close()\n"
         "c.destroy()\n"
     )
     r = run_block(setup + python_blocks()[1] + check)
