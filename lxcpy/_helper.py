@@ -222,8 +222,10 @@ _HELLO_WITHIN = 10.0
 
 
 def _hello(h: Helper) -> None:
-    """Wait for a new helper's HELLO (in slices: Ctrl-C gets through);
-    HelperError unless it speaks this build's protocol."""
+    """Wait for a new helper's HELLO in slices of a fifth of a second, in
+    which a Ctrl-C gets through, also one held back by the call that
+    needs the helper (lxcpy._sigint.pending: KeyboardInterrupt, and the
+    helper is killed); HelperError unless it speaks this build's protocol."""
     path, want = _ffi.HELPER_PATH, _ffi.WIRE_VERSION
     fd = h.sock.fileno()
     deadline = time.monotonic() + _HELLO_WITHIN
@@ -233,6 +235,8 @@ def _hello(h: Helper) -> None:
             os.close(passed)
         if rc not in (-errno.EAGAIN, -errno.EINTR):
             break
+        if _sigint.pending():
+            raise KeyboardInterrupt
         left = deadline - time.monotonic()
         if left <= 0:
             raise HelperError(
@@ -241,7 +245,7 @@ def _hello(h: Helper) -> None:
                 path=path,
                 expected=want,
             )
-        _wait_readable(fd, min(left, 1.0))
+        _wait_readable(fd, min(left, 0.2))
     if reply is None or reply[1] != _ffi.REPLY_HELLO:
         what = "exited before it said hello" if rc == 0 else "sent no hello this build understands"
         raise HelperError(

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Held", "deferred", "held"]
+__all__ = ["Held", "deferred", "held", "pending"]
 
 
 class Held:
@@ -37,8 +37,14 @@ class Held:
         self.pending = True
 
 
+# The hold whose handler is in place (the outermost: one inside it finds
+# a handler that is not the default one, and leaves it), None when none.
+_active: Held | None = None
+
+
 @contextmanager
 def held() -> Iterator[Held]:
+    global _active
     state = Held()
     old: Any = None
     if threading.current_thread() is threading.main_thread():
@@ -47,13 +53,27 @@ def held() -> Iterator[Held]:
             if current is signal.default_int_handler:
                 signal.signal(signal.SIGINT, state.note)
                 old = current
+                _active = state
         except (ValueError, OSError):
             old = None
     try:
         yield state
     finally:
         if old is not None:
+            _active = None
             signal.signal(signal.SIGINT, old)
+
+
+def pending() -> bool:
+    """Whether a Ctrl-C came while held back, in the hold around this
+    code (for a wait deep inside one, such as a new helper's hello, to
+    give up on: False outside the main thread or any hold)."""
+    state = _active
+    return (
+        state is not None
+        and state.pending
+        and threading.current_thread() is threading.main_thread()
+    )
 
 
 @contextmanager

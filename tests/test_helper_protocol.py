@@ -346,3 +346,46 @@ def test_a_helper_that_says_no_hello_is_refused(tmp_path: Path, script: str, mes
     assert message in r.stdout
     took = float(r.stdout.split()[-3])
     assert took < 8, took
+
+
+@pytest.mark.parametrize("call", ["start", "run"])
+def test_ctrl_c_while_a_new_helper_says_nothing(
+    tmp_path: Path, container: lxcpy.Container, call: str
+) -> None:
+    """A Ctrl-C while the helper a call needs is being spawned and has
+    not said hello gets through within a fraction of a second, though the
+    call holds Ctrl-C back (before: only once _HELLO_WITHIN had passed),
+    and the new helper is killed and reaped."""
+    fake = tmp_path / "lxcpy-helper"
+    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    fake.chmod(0o755)
+    if call == "run":
+        container.start()
+    r = run_python(
+        f"""
+        import os, signal, threading, time
+        import lxcpy
+        from lxcpy import _ffi, _helper
+        {textwrap.indent(LEFT, " " * 8).strip()}
+        c = lxcpy.Container({container.name!r}, {container.lxcpath!r})
+        _ffi.HELPER_PATH = {str(fake)!r}
+        _helper._HELLO_WITHIN = 30.0
+        sent = []
+        def ctrl_c():
+            sent.append(time.monotonic())
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        threading.Timer(0.5, ctrl_c).start()
+        try:
+            c.{"start()" if call == "start" else 'run(["/bin/true"])'}
+        except KeyboardInterrupt:
+            print("interrupted after", time.monotonic() - sent[0])
+        print("running:", c.running)
+        assert left() == [], left()
+        print("nothing left")
+        """
+    )
+    assert "nothing left" in r.stdout, r.stdout + r.stderr
+    assert "interrupted after" in r.stdout, r.stdout + r.stderr
+    took = float(r.stdout.split("interrupted after")[1].split()[0])
+    assert took < 1.0, took
+    assert f"running: {call == 'run'}" in r.stdout
