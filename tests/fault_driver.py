@@ -468,22 +468,32 @@ def scenario_sigint_sweep(
     }
 
 
-def interrupt_at(k: int, anchor: Callable[..., Any], call: Callable[[], Any]) -> dict[str, Any]:
+def interrupt_at(
+    k: int,
+    anchor: Callable[..., Any],
+    call: Callable[[], Any],
+    until: tuple[Callable[..., Any], ...] = (),
+) -> dict[str, Any]:
     """Run ``call`` with a Ctrl-C at the k-th point, after ``anchor`` (a
     function) first returned, where CPython may run a signal handler: a
     Python function's entry or a C function's return. A profile function
     delivers it there as CPython would: to the SIGINT handler in place
     (raising KeyboardInterrupt in the profiled code for Python's default
     one), or at a later point while SIGINT is blocked. Counting stops when
-    the frame ``call`` entered first returns. ``injected``: whether the
+    the frame ``call`` entered first returns, or (after the anchor) when
+    one of the ``until`` functions is called. ``injected``: whether the
     k-th point was reached; ``where``: what ran there."""
     anchor_code = anchor.__code__
+    until_codes = {f.__code__ for f in until}
     state: dict[str, Any] = {"after": False, "seen": 0, "outer": None}
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if state["outer"] is None and event == "call":
             state["outer"] = frame
         if event == "return" and frame is state["outer"]:
+            sys.setprofile(None)
+            return
+        if state["after"] and event == "call" and frame.f_code in until_codes:
             sys.setprofile(None)
             return
         if not state["after"]:
@@ -549,8 +559,14 @@ def scenario_sigint_each_step(
     if op == "start":
         c = base.clone(name, lxcpath=lxcpath, snapshot=True)
     anchor: Callable[..., Any] = _worker.create if op == "create" else _worker.start
+    until: tuple[Callable[..., Any], ...] = ()
     if spec.get("from") == "sent":
+        # Up to the wait's first look at the request: the points after
+        # it are one held-back Ctrl-C each (lxcpy._worker.wait), and
+        # their number grows with the wait (hundreds under the VM's
+        # emulation, past the driver's time limit).
         anchor = _worker._HelperRequest.send if _helper.enabled() else _worker._Child.__init__
+        until = (_worker._HelperRequest.poll, _worker._Child.poll)
     points = 0
     try:
         for k in range(spec.get("max_points", 400)):
@@ -565,7 +581,7 @@ def scenario_sigint_each_step(
             else:
                 eph = lxcpy.ephemeral(base=base, lxcpath=lxcpath, name=name)
                 call = eph.__enter__
-            r = interrupt_at(k, anchor, call)
+            r = interrupt_at(k, anchor, call, until)
             counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
             if r["outcome"] not in ("KeyboardInterrupt", "completed"):
                 bad.append(f"point {k}: {r['outcome']}: {r.get('error')}")
