@@ -175,6 +175,8 @@ def _high(fd: int) -> int:
 
 
 def _spawn() -> Helper:
+    if _sigint.pending():
+        raise KeyboardInterrupt  # held back by the call: no helper for it
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)

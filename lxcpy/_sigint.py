@@ -16,6 +16,7 @@ caller's own) is left alone.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -40,6 +41,23 @@ class Held:
 # The hold whose handler is in place (the outermost: one inside it finds
 # a handler that is not the default one, and leaves it), None when none.
 _active: Held | None = None
+
+
+def _after_fork_in_child() -> None:
+    """A child forked (by another thread) while the main thread held a
+    Ctrl-C back never leaves that hold: the child gets Python's default
+    handler back, and no hold."""
+    global _active
+    if _active is not None:
+        _active = None
+        try:
+            if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        except (ValueError, OSError):
+            pass
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

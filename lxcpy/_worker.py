@@ -118,8 +118,9 @@ def wait(submit: Callable[[], Pending]) -> int:
     raises KeyboardInterrupt too, once the request is closed. So no point
     of the call, from the request leaving to its fds being closed, loses
     it or leaks one of them. Any other exception cancels it too before it
-    goes on. (Held back, a Ctrl-C waits for a helper being spawned, which
-    says hello within ``_helper._HELLO_WITHIN`` seconds or is killed.)"""
+    goes on. (A helper this call spawns gives up at the Ctrl-C; one that
+    another thread is spawning is waited for, at most
+    ``_helper._HELLO_WITHIN`` seconds.)"""
     with _sigint.held() as held:
         p: Pending | None = None
         try:
@@ -454,7 +455,8 @@ class _HelperRequest:
         self._helper: _helper.Helper | None = None
 
     def send(self, msg: bytes, fds: list[int]) -> None:
-        """Send it (HelperLost if the helper cannot be reached). Its
+        """Send it (HelperLost if the helper cannot be reached;
+        KeyboardInterrupt if a Ctrl-C came while one was spawned). Its
         socket is registered (closed in a forked child) as it is sent;
         the caller holds a Ctrl-C back until it is kept here."""
 

@@ -357,7 +357,8 @@ def test_ctrl_c_while_a_new_helper_says_nothing(
     call holds Ctrl-C back (before: only once _HELLO_WITHIN had passed),
     and the new helper is killed and reaped."""
     fake = tmp_path / "lxcpy-helper"
-    fake.write_text("#!/bin/sh\nexec sleep 60\n")
+    spawned = tmp_path / "spawned"
+    fake.write_text(f"#!/bin/sh\n: > {spawned}\nexec sleep 60\n")
     fake.chmod(0o755)
     if call == "run":
         container.start()
@@ -389,3 +390,5 @@ def test_ctrl_c_while_a_new_helper_says_nothing(
     took = float(r.stdout.split("interrupted after")[1].split()[0])
     assert took < 1.0, took
     assert f"running: {call == 'run'}" in r.stdout
+    # The Ctrl-C came while the helper was there, not before the call.
+    assert spawned.exists()

@@ -650,3 +650,29 @@ def test_a_ctrl_c_held_back_is_raised_when_the_wait_fails_otherwise(lost: bool) 
     assert info.value.__cause__ is exc
     assert req.closed
     assert req.cancelled is not lost
+
+
+def test_a_child_forked_during_a_hold_gets_no_hold_and_the_default_handler() -> None:
+    """Another thread forks while the main thread holds a Ctrl-C back (one
+    came): the child, which never leaves that hold, has none (a new helper
+    spawned there would give up at once) and Python's own SIGINT handler."""
+    from lxcpy import _sigint
+
+    status: list[int] = []
+
+    def fork() -> None:
+        pid = os.fork()
+        if pid == 0:
+            ok = not _sigint.pending() and (
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            )
+            os._exit(0 if ok else 1)
+        status.append(os.waitpid(pid, 0)[1])
+
+    with _sigint.held() as held:
+        signal.raise_signal(signal.SIGINT)
+        assert held.pending and _sigint.pending()
+        t = threading.Thread(target=fork)
+        t.start()
+        t.join()
+    assert status == [0]
