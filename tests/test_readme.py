@@ -21,7 +21,9 @@ def python_blocks() -> list[str]:
 
 def run_block(code: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", code],
+        # Unbuffered, as on a terminal: the programs the tour runs write
+        # to the same stdout as its print()s (a pipe would buffer those).
+        [sys.executable, "-u", "-c", code],
         cwd=NEUTRAL_CWD,
         capture_output=True,
         text=True,
