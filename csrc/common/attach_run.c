@@ -395,16 +395,16 @@ struct open_fd {
 	ino_t ino;
 };
 
-/* The open fds of the kinds liblxc's attach context opens (k), in
- * increasing order, with what they are: taken before each attach; after a
- * failed one, close_new() closes those of the kinds open then that were
- * not before. Only those kinds, though listing every fd with one fstat()
- * would be cheaper: where another thread closes fds meanwhile (in-process;
- * in an attach worker, its reaper closing the pidfds of what it reaped),
- * and where a pidfd and an eventfd can be the same anonymous inode (no
- * pidfs before Linux 6.9), an fd that was not of those kinds before must
- * not pass for one that was (the VM, Linux 6.1, saw a worker keep
- * liblxc's pidfd so). The count, or -1. */
+/* The open fds, in increasing order, with what they are: taken before
+ * each attach; after a failed one, close_new() closes the fds of the
+ * kinds liblxc's attach context opens that were not open before. With k,
+ * only fds of those kinds are listed: in-process, where other threads
+ * open and close fds meanwhile, and where a pidfd and an eventfd can be
+ * the same anonymous inode (no pidfs before Linux 6.9), an fd that was not
+ * of those kinds before must not pass for one that was. Without k (in
+ * lxcpy-helper's attach workers, where no fd is closed during an attach:
+ * the reaper holds back its closes, pool.c), one fstat() each. The count,
+ * or -1. */
 static int list_open_fds(struct open_fd **out, const struct context_kind *k)
 {
 	int *fds = NULL;
@@ -420,7 +420,7 @@ static int list_open_fds(struct open_fd **out, const struct context_kind *k)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if (!context_fd(fds[i], k) || fstat(fds[i], &st) < 0)
+		if ((k && !context_fd(fds[i], k)) || fstat(fds[i], &st) < 0)
 			continue;
 		(*out)[m].fd = fds[i];
 		(*out)[m].dev = st.st_dev;
@@ -738,7 +738,7 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	kind.self_too = 1;
 	if (!kept_threaded)
 		init_identity(&kind, o);
-	before_n = list_open_fds(&before, &kind);
+	before_n = list_open_fds(&before, kept_threaded ? NULL : &kind);
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;

@@ -94,6 +94,13 @@ static struct kid *kids;
 static int nkids;
 static int wake_fd = -1;
 static volatile int helper_gone;
+/* While the worker attaches, the reaper closes no fd: it keeps them here
+ * (each kid's reply socket and pidfd) for the worker to close once liblxc
+ * returned. So no number open before an attach is another file after it
+ * (attach_run.c tells what a failed attach left open by number). */
+static int attaching;
+static int *unclosed;
+static int nunclosed;
 static int idle_sent;
 
 /* liblxc is done with this worker's request (its attach returned, or it
@@ -141,6 +148,35 @@ static void pool_adopt(pid_t pid, int pidfd, int reply)
 static void live_add(int n)
 {
 	__atomic_add_fetch(&live[my_slot], n, __ATOMIC_SEQ_CST);
+}
+
+/* With kids_lock held. */
+static void reaper_close(int fd)
+{
+	if (fd < 0)
+		return;
+	if (attaching)
+		unclosed[nunclosed++] = fd;
+	else
+		close(fd);
+}
+
+/* Around each attach (the worker's main thread). */
+static void attach_begin(void)
+{
+	pthread_mutex_lock(&kids_lock);
+	attaching = 1;
+	pthread_mutex_unlock(&kids_lock);
+}
+
+static void attach_end(void)
+{
+	pthread_mutex_lock(&kids_lock);
+	attaching = 0;
+	for (int i = 0; i < nunclosed; i++)
+		close(unclosed[i]);
+	nunclosed = 0;
+	pthread_mutex_unlock(&kids_lock);
 }
 
 static void *reaper_main(void *arg)
@@ -200,9 +236,8 @@ static void *reaper_main(void *arg)
 				r.status = status;
 			if (!kids[i].hup)
 				lxcpy_send_reply(kids[i].reply, &r, -1);
-			close(kids[i].reply);
-			if (kids[i].pidfd >= 0)
-				close(kids[i].pidfd);
+			reaper_close(kids[i].reply);
+			reaper_close(kids[i].pidfd);
 			kids[i] = kids[--nkids];
 			live_add(-1);
 		}
@@ -219,8 +254,9 @@ static int start_reaper(void)
 	int ok;
 
 	kids = calloc(WORKER_KIDS, sizeof(*kids));
+	unclosed = calloc(2 * WORKER_KIDS, sizeof(*unclosed));
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!kids || wake_fd < 0 || pthread_attr_init(&attr) != 0)
+	if (!kids || !unclosed || wake_fd < 0 || pthread_attr_init(&attr) != 0)
 		return -1;
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -302,7 +338,9 @@ static void worker_main(int slot, int sock)
 			lxcpy_request_free(req);
 		} else {
 			follow_caller();
+			attach_begin();
 			serve_attach(&req->ATTACH, fds);
+			attach_end();
 			lxcpy_request_free(req);
 		}
 		for (int i = 0; i < nfds; i++)
