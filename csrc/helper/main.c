@@ -177,6 +177,9 @@ static pid_t caller, helper_pid;
 static struct rlimit limits[RLIM_NLIMITS];
 static int limits_known[RLIM_NLIMITS];
 
+static int status_fd = -1;
+static pid_t status_owner;
+
 void follow_caller(void)
 {
 	char path[64], buf[4096], *p;
@@ -187,11 +190,16 @@ void follow_caller(void)
 	 * attach worker: the helper is gone, or is about to go). */
 	if (getppid() != caller && getppid() != helper_pid)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Kept open, read again at offset 0 (which regenerates it), by each
+	 * process (an attach worker finds the helper's copy closed). */
+	if (status_owner != getpid()) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
+		status_fd = open(path, O_RDONLY | O_CLOEXEC);
+		status_owner = getpid();
+	}
+	fd = status_fd;
 	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		if (n > 0) {
 			buf[n] = '\0';
 			p = strstr(buf, "\nUmask:");
