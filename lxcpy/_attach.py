@@ -267,7 +267,7 @@ def _spawn(
                             p.close_temp()
                         return fd
 
-                    sent = _helper_attach(op, send, held, args, deadline)
+                    sent = _helper_attach(op, send, held, args, deadline, err_r)
                 if sent is not None:
                     rc, pid, remote = sent
                 else:
@@ -462,13 +462,14 @@ def _helper_attach(
     held: _sigint.Held,
     args: Any,
     deadline: float | None,
+    err_r: int,
 ) -> tuple[int, int, _helper.Remote | None] | None:
     """Have lxcpy's helper attach (it runs the liblxc calls, so their forks
     copy a small process, not this one). (rc, pid, remote); None when the
     request is too large for the helper (a huge environment): the caller
     then attaches in-process."""
     try:
-        sock, reply, pidfd, h = _helper.open_request_held(send, held, deadline)
+        sock, reply, pidfd, h = _helper.open_request_held(send, held, deadline, err_r)
     except _helper.ReplyTimeout:
         raise subprocess.TimeoutExpired(args, 0.0) from None
     except _helper.HelperLost as e:

@@ -504,25 +504,41 @@ class Remote(NamedTuple):
 
 
 def open_request_held(
-    send: Callable[[int], int], held: _sigint.Held, deadline: float | None = None
+    send: Callable[[int], int],
+    held: _sigint.Held,
+    deadline: float | None = None,
+    exec_fd: int = -1,
 ) -> tuple[int, tuple[int, int, int, int] | None, int, Helper]:
     """Send one request whose reply socket stays open for more replies (an
     attach: STARTED, then DONE) and wait for its first reply, with a SIGINT
-    held back (see lxcpy._sigint): the wait goes in slices and, once a SIGINT came, waits at
-    most ``_ABANDON_WAIT`` more seconds for a reply already on its way; the
-    reply is None if none came (the caller closes the socket). No reply
-    by ``deadline`` (a time.monotonic() value): ReplyTimeout, the socket
-    closed (the helper then kills the attach worker that did not answer)."""
+    held back (see lxcpy._sigint): the wait goes in slices and, once a
+    SIGINT came, waits at most ``_ABANDON_WAIT`` more seconds for a reply
+    already on its way; the reply is None if none came (the caller closes
+    the socket). No reply by ``deadline`` (a time.monotonic() value):
+    ReplyTimeout, the socket closed (the helper then kills the attach
+    worker that did not answer).
+
+    With ``exec_fd`` (the read end of an attach's error pipe, whose write
+    ends the helper and the attached process hold until it executes its
+    program), the wait first goes on until that pipe's EOF or the reply
+    socket's hang-up, then reads the reply: one wake-up where the STARTED
+    reply, the report that the process is set up and its exec would each
+    make one."""
     mine, h = send_request(send)
     give_up: float | None = None
+    waiting_exec = exec_fd >= 0
     try:
         while True:
-            rc, got, passed = _ffi.recv_reply(mine, True)
-            if rc == 1 or rc not in (-errno.EAGAIN, -errno.EINTR):
-                break
+            if not waiting_exec:
+                rc, got, passed = _ffi.recv_reply(mine, True)
+                if rc == 1 or rc not in (-errno.EAGAIN, -errno.EINTR):
+                    break
             now = time.monotonic()
             if held.pending and give_up is None:
                 give_up = now + _ABANDON_WAIT
+                if waiting_exec:
+                    waiting_exec = False  # the reply alone counts now
+                    continue
             if give_up is not None and now >= give_up:
                 return mine, None, -1, h
             if deadline is not None and now >= deadline:
@@ -532,7 +548,10 @@ def open_request_held(
             until = now + 0.2 if give_up is None else give_up
             if deadline is not None:
                 until = min(until, deadline)
-            _wait_readable(mine, until - now)
+            if waiting_exec:
+                waiting_exec = not _hung_up(exec_fd, mine, until - now)
+            else:
+                _wait_readable(mine, until - now)
     except ReplyTimeout:
         raise
     except BaseException:
@@ -546,6 +565,15 @@ def open_request_held(
             raise OSError(-rc, f"cannot read lxcpy's helper's reply: {os.strerror(-rc)}")
         raise _lost(h)
     return mine, got, passed, h
+
+
+def _hung_up(a: int, b: int, seconds: float) -> bool:
+    """Wait until fd a or fd b hangs up (what is to read there does not
+    wake it), at most ``seconds``; whether one did."""
+    poller = select.poll()
+    poller.register(a, 0)
+    poller.register(b, 0)
+    return bool(poller.poll(max(1, int(seconds * 1000))))
 
 
 def _give_up(fd: int) -> None:
