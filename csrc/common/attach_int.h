@@ -25,6 +25,7 @@ void lxcpy_attach_fds_hold(struct lxc_container *c);
 void lxcpy_attach_fds_release(void);
 /* This process keeps a second thread for good and attaches one at a time
  * (lxcpy-helper's attach workers): a failed attach's clean-up closes every
- * pidfd that appeared, not only the init's. */
-void lxcpy_attach_always_threaded(void);
+ * pidfd, procfs directory and namespace file but those kept(fd) says the
+ * process holds itself. */
+void lxcpy_attach_always_threaded(int (*kept)(int fd));
 #endif

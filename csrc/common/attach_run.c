@@ -55,6 +55,7 @@ char **lxcpy_environ(void)
  * An attach that fails leaks more: see "what a failed attach leaves". */
 
 static int kept_threaded;
+static int (*kept_fd)(int fd);
 
 /* Open fds, sorted ascending (readdir of /proc/self/fd is in fd order). */
 static int list_fds(int **out)
@@ -130,12 +131,15 @@ static int is_pidfd(int fd)
 
 /* A process whose attaches run with a second thread alive for good and
  * nothing else attaching at the same time (lxcpy-helper's attach workers)
- * says so once: a failed attach's clean-up there closes every pidfd and
- * procfs directory that appeared (below); in-process, only those of the
- * container's own init. */
-void lxcpy_attach_always_threaded(void)
+ * says so once, with kept(fd), which tells the fds of those kinds it
+ * holds itself: a failed attach's clean-up there closes every other
+ * pidfd, procfs directory and namespace file (below), and no list is
+ * taken before each attach; in-process, only those of the container's
+ * own init that appeared during the call. */
+void lxcpy_attach_always_threaded(int (*kept)(int fd))
 {
 	kept_threaded = 1;
+	kept_fd = kept;
 }
 
 /* -- what a failed attach leaves open ----------------------------------------
@@ -148,7 +152,8 @@ void lxcpy_attach_always_threaded(void)
  * and is what liblxc's attach context opens:
  *
  * - In lxcpy-helper's attach workers (one attach each, the other thread
- *   idle): pidfds, procfs directories and namespace files.
+ *   their reaper, which opens nothing): every pidfd, procfs directory and
+ *   namespace file but the worker's own pidfds, with no list taken before.
  * - In-process, where other threads open fds at any time: O_PATH procfs
  *   directories of this process and of the init, and pidfds of the init
  *   only (Python opens pidfds of its own); one attach per container at a
@@ -395,16 +400,16 @@ struct open_fd {
 	ino_t ino;
 };
 
-/* The open fds, in increasing order, with what they are: taken before
- * each attach; after a failed one, close_new() closes the fds of the
- * kinds liblxc's attach context opens that were not open before. With k,
- * only fds of those kinds are listed: in-process, where other threads
- * open and close fds meanwhile, and where a pidfd and an eventfd can be
- * the same anonymous inode (no pidfs before Linux 6.9), an fd that was not
- * of those kinds before must not pass for one that was. Without k (in
- * lxcpy-helper's attach workers, where no fd is closed during an attach:
- * the reaper holds back its closes, pool.c), one fstat() each. The count,
- * or -1. */
+/* The open fds of the kinds liblxc's attach context opens (k), in
+ * increasing order, with what they are: taken before each attach; after a
+ * failed one, close_new() closes those of the kinds open then that were
+ * not before. Only those kinds, though listing every fd with one fstat()
+ * would be cheaper: where another thread closes fds meanwhile (in-process;
+ * in an attach worker, its reaper closing the pidfds of what it reaped),
+ * and where a pidfd and an eventfd can be the same anonymous inode (no
+ * pidfs before Linux 6.9), an fd that was not of those kinds before must
+ * not pass for one that was (the VM, Linux 6.1, saw a worker keep
+ * liblxc's pidfd so). The count, or -1. */
 static int list_open_fds(struct open_fd **out, const struct context_kind *k)
 {
 	int *fds = NULL;
@@ -420,7 +425,7 @@ static int list_open_fds(struct open_fd **out, const struct context_kind *k)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		if ((k && !context_fd(fds[i], k)) || fstat(fds[i], &st) < 0)
+		if (!context_fd(fds[i], k) || fstat(fds[i], &st) < 0)
 			continue;
 		(*out)[m].fd = fds[i];
 		(*out)[m].dev = st.st_dev;
@@ -450,6 +455,20 @@ static void close_new(const struct open_fd *before, int nbefore, const struct co
 		if (context_fd(now[i], k))
 			close(now[i]);
 	}
+	free(now);
+}
+
+/* In an attach worker, after a failed attach: every fd of the kinds
+ * liblxc's attach context opens (k) that the worker does not hold itself
+ * (kept_fd). */
+static void close_unkept(const struct context_kind *k)
+{
+	int *now = NULL;
+	int n = list_fds(&now);
+
+	for (int i = 0; i < n; i++)
+		if (context_fd(now[i], k) && !(kept_fd && kept_fd(now[i])))
+			close(now[i]);
 	free(now);
 }
 
@@ -738,12 +757,15 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	kind.self_too = 1;
 	if (!kept_threaded)
 		init_identity(&kind, o);
-	before_n = list_open_fds(&before, kept_threaded ? NULL : &kind);
+	if (!kept_threaded)
+		before_n = list_open_fds(&before, &kind);
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
-	if ((ret < 0 || attached <= 0) && before_n >= 0) {
-		kind.self_too = kept_threaded || only_attach_in_flight();
+	if ((ret < 0 || attached <= 0) && kept_threaded) {
+		close_unkept(&kind);
+	} else if ((ret < 0 || attached <= 0) && before_n >= 0) {
+		kind.self_too = only_attach_in_flight();
 		close_new(before, before_n, &kind);
 	}
 	if (!kept_threaded)

@@ -94,13 +94,6 @@ static struct kid *kids;
 static int nkids;
 static int wake_fd = -1;
 static volatile int helper_gone;
-/* While the worker attaches, the reaper closes no fd: it keeps them here
- * (each kid's reply socket and pidfd) for the worker to close once liblxc
- * returned. So no number open before an attach is another file after it
- * (attach_run.c tells what a failed attach left open by number). */
-static int attaching;
-static int *unclosed;
-static int nunclosed;
 static int idle_sent;
 
 /* liblxc is done with this worker's request (its attach returned, or it
@@ -150,33 +143,19 @@ static void live_add(int n)
 	__atomic_add_fetch(&live[my_slot], n, __ATOMIC_SEQ_CST);
 }
 
-/* With kids_lock held. */
-static void reaper_close(int fd)
+/* Whether fd is one of the worker's own pidfds (of a process it attached
+ * and has not reaped yet): not what a failed attach left open
+ * (attach_run.c). The reaper closes a pidfd under kids_lock as it drops
+ * its kid. */
+static int kept_pidfd(int fd)
 {
-	if (fd < 0)
-		return;
-	if (attaching)
-		unclosed[nunclosed++] = fd;
-	else
-		close(fd);
-}
+	int kept = 0;
 
-/* Around each attach (the worker's main thread). */
-static void attach_begin(void)
-{
 	pthread_mutex_lock(&kids_lock);
-	attaching = 1;
+	for (int i = 0; i < nkids && !kept; i++)
+		kept = kids[i].pidfd == fd;
 	pthread_mutex_unlock(&kids_lock);
-}
-
-static void attach_end(void)
-{
-	pthread_mutex_lock(&kids_lock);
-	attaching = 0;
-	for (int i = 0; i < nunclosed; i++)
-		close(unclosed[i]);
-	nunclosed = 0;
-	pthread_mutex_unlock(&kids_lock);
+	return kept;
 }
 
 static void *reaper_main(void *arg)
@@ -236,8 +215,9 @@ static void *reaper_main(void *arg)
 				r.status = status;
 			if (!kids[i].hup)
 				lxcpy_send_reply(kids[i].reply, &r, -1);
-			reaper_close(kids[i].reply);
-			reaper_close(kids[i].pidfd);
+			close(kids[i].reply);
+			if (kids[i].pidfd >= 0)
+				close(kids[i].pidfd);
 			kids[i] = kids[--nkids];
 			live_add(-1);
 		}
@@ -254,9 +234,8 @@ static int start_reaper(void)
 	int ok;
 
 	kids = calloc(WORKER_KIDS, sizeof(*kids));
-	unclosed = calloc(2 * WORKER_KIDS, sizeof(*unclosed));
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!kids || !unclosed || wake_fd < 0 || pthread_attr_init(&attr) != 0)
+	if (!kids || wake_fd < 0 || pthread_attr_init(&attr) != 0)
 		return -1;
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -301,7 +280,7 @@ static void worker_main(int slot, int sock)
 	req = malloc(sizeof(*req));
 	if (!buf || !req || start_reaper() < 0)
 		_exit(125);
-	lxcpy_attach_always_threaded();
+	lxcpy_attach_always_threaded(kept_pidfd);
 
 	for (;;) {
 		struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
@@ -338,9 +317,7 @@ static void worker_main(int slot, int sock)
 			lxcpy_request_free(req);
 		} else {
 			follow_caller();
-			attach_begin();
 			serve_attach(&req->ATTACH, fds);
-			attach_end();
 			lxcpy_request_free(req);
 		}
 		for (int i = 0; i < nfds; i++)
