@@ -82,7 +82,28 @@ def _attach_opts(
 ) -> tuple[Any, list[Any]]:
     """A struct lxcpy_attach_opts: o's options (every one: KeyError for a
     missing one), the stdio fds and the error pipe; and what it points to,
-    which must outlive it."""
+    which must outlive it. The options part is built once per fields
+    object (resolve() returns the same one for the same options) and
+    copied."""
+    template = _templates.get(id(o))
+    if template is None or template[0] is not o:
+        if len(_templates) >= 64:
+            _templates.clear()
+        template = (o, *_options_struct(o))
+        _templates[id(o)] = template
+    p = ffi.new("struct lxcpy_attach_opts *", template[1][0])
+    for i in range(3):
+        p.liblxc_stdio[i] = liblxc_stdio[i]
+        p.child_stdio[i] = child_stdio[i]
+    p.errfd = errfd
+    return p, [template]
+
+
+# By id() of the fields: (the fields, their struct, what it points to).
+_templates: dict[int, tuple[AttachFields, Any, list[Any]]] = {}
+
+
+def _options_struct(o: AttachFields) -> tuple[Any, list[Any]]:
     keep: list[Any] = []
     p = ffi.new("struct lxcpy_attach_opts *")
     for member in _BY_TYPE["int"]:
@@ -105,10 +126,6 @@ def _attach_opts(
             keep.append(ids)
             vec.n = len(given)
             vec.v = ffi.cast("const int32_t *", ids)
-    for i in range(3):
-        p.liblxc_stdio[i] = liblxc_stdio[i]
-        p.child_stdio[i] = child_stdio[i]
-    p.errfd = errfd
     return p, keep
 
 
