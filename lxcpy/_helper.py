@@ -82,7 +82,7 @@ class Helper:
     """The helper process this one talks to: its pid, a pidfd of it and
     the control socket requests are sent on."""
 
-    __slots__ = ("pid", "pidfd", "sock")
+    __slots__ = ("pid", "pidfd", "poller", "sock")
 
     def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
@@ -93,6 +93,12 @@ class Helper:
             self.pidfd: int | None = os.pidfd_open(pid)
         except (OSError, AttributeError):
             self.pidfd = None
+        # Before each request (_dead): one poll() says whether it exited
+        # (its pidfd readable) or is exiting (its end of the socket closed).
+        self.poller = select.poll()
+        self.poller.register(sock.fileno(), select.POLLRDHUP)
+        if self.pidfd is not None:
+            self.poller.register(self.pidfd, select.POLLIN)
 
     def close(self) -> None:
         self.sock.close()
@@ -301,6 +307,8 @@ def _dead(h: Helper, grace: float = 0.0) -> bool:
     to one that may be dying (a request's socket read EOF)."""
     try:
         if h.pidfd is not None:
+            if grace <= 0 and not h.poller.poll(0):
+                return False  # neither exited nor exiting
             if _exiting(h):
                 _wait_readable(h.pidfd, 1.0)
             elif grace > 0:
