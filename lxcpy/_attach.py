@@ -479,8 +479,7 @@ def _helper_attach(
             return None
         raise
     if reply is None:
-        # Ctrl-C, and no answer came in time: give up on the request.
-        _helper.close_request(sock)
+        # Ctrl-C, and no answer came in time: the request is given up on.
         raise KeyboardInterrupt
     err, kind, _status, pid = reply
     if err < 0 or kind != _ffi.REPLY_STARTED:

@@ -521,10 +521,11 @@ def open_request_held(
     attach: STARTED, then DONE) and wait for its first reply, with a SIGINT
     held back (see lxcpy._sigint): the wait goes in slices and, once a
     SIGINT came, waits at most ``_ABANDON_WAIT`` more seconds for a reply
-    already on its way; the reply is None if none came (the caller closes
-    the socket). No reply by ``deadline`` (a time.monotonic() value):
+    already on its way; if none came, the reply is None and the socket is
+    closed already (-1). No reply by ``deadline`` (a time.monotonic() value):
     ReplyTimeout, the socket closed (the helper then kills the attach
-    worker that did not answer).
+    worker that did not answer; a STARTED already there has its process
+    killed).
 
     With ``exec_fd`` (the read end of an attach's error pipe, whose write
     ends the helper and the attached process hold until it executes its
@@ -548,9 +549,13 @@ def open_request_held(
                     waiting_exec = False  # the reply alone counts now
                     continue
             if give_up is not None and now >= give_up:
-                return mine, None, -1, h
+                # A STARTED that comes at this instant has its process
+                # killed.
+                _give_up(mine)
+                return -1, None, -1, h
             if deadline is not None and now >= deadline:
-                close_request(mine)
+                # A STARTED already here has its process killed.
+                _give_up(mine)
                 raise ReplyTimeout
             # Short slices: a Ctrl-C held back wakes nobody.
             until = now + 0.2 if give_up is None else give_up

@@ -154,6 +154,30 @@ def test_timeout_kills_and_raises(running: lxcpy.Container) -> None:
     assert "sleep 30" not in running.run(["ps"], capture_output=True, text=True).stdout
 
 
+def test_timeouts_that_end_during_the_attach_leave_nothing_running(
+    running: lxcpy.Container,
+) -> None:
+    # Deadlines swept across an attach's own duration: some pass before
+    # the request is sent, some while the program is being set up, after
+    # liblxc returned and before the exec (in helper mode: with the
+    # STARTED reply on its way, or already read). Each raises, and none
+    # leaves the program running.
+    t = time.monotonic()
+    for _ in range(5):
+        running.run(["true"])
+    took = (time.monotonic() - t) / 5
+    timeouts = 0
+    for i in range(60):
+        try:
+            running.run(["sleep", "1000"], timeout=took * (0.2 + i * 0.025))
+        except subprocess.TimeoutExpired:
+            timeouts += 1
+    assert timeouts == 60
+    assert zombies() == 0
+    ps = running.run(["ps"], capture_output=True, text=True).stdout
+    assert "sleep 1000" not in ps, ps
+
+
 def test_timeout_with_grandchild_holding_the_pipe(running: lxcpy.Container) -> None:
     start = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired):
