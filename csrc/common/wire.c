@@ -857,6 +857,31 @@ int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap)
 	return n;
 }
 
+ssize_t lxcpy_recv_request(int sock, char *buf, int flags, int *fds, int *nfds, int *bad)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * LXCPY_WIRE_MAX_FDS * 2)];
+	} cbuf;
+	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	*nfds = 0;
+	*bad = 0;
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+	if (n < 0)
+		return -errno;
+	*nfds = lxcpy_take_fds(&msg, fds, LXCPY_WIRE_MAX_FDS * 2);
+	*bad = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || *nfds > LXCPY_WIRE_MAX_FDS;
+	return n;
+}
+
 int lxcpy_send_request(int ctl, const char *msg, int len, const int *fds, int nfds)
 {
 	int all[SEND_MAX_FDS + 1];

@@ -116,6 +116,12 @@ struct msghdr;
 /* The fds a received message carried (SCM_RIGHTS): the first cap go to
  * fds, the rest are closed. Returns how many went to fds. */
 int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap);
+/* One request off sock, into buf (LXCPY_WIRE_MAX_MSG bytes), with recvmsg
+ * flags (MSG_CMSG_CLOEXEC always): its length, 0 at EOF or -errno; its
+ * fds in fds (room for 2 * LXCPY_WIRE_MAX_FDS; more are closed), counted
+ * in *nfds; *bad when the message or its fds were cut short, or more fds
+ * came than a request has. */
+ssize_t lxcpy_recv_request(int sock, char *buf, int flags, int *fds, int *nfds, int *bad);
 /* The helper's side of lxcpy_recv_reply: one reply on a request's reply
  * socket, with passfd (or none when < 0). 0 or -errno. */
 int lxcpy_send_reply(int fd, const struct lxcpy_reply *r, int passfd);

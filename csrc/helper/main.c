@@ -580,32 +580,18 @@ static void cancel(struct child *ch)
 
 static int handle_request(char *buf, int empty_is_eof)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * LXCPY_WIRE_MAX_FDS)];
-	} cbuf;
-	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
 	int fds[LXCPY_WIRE_MAX_FDS * 2];
-	int nfds = 0, bad = 0, err;
+	int nfds, bad, err;
 	struct lxcpy_request req;
 	ssize_t n;
 
-	n = recvmsg(CTL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	n = lxcpy_recv_request(CTL_FD, buf, MSG_DONTWAIT, fds, &nfds, &bad);
 	if (n < 0)
-		return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-	nfds = lxcpy_take_fds(&msg, fds, (int)(sizeof(fds) / sizeof(fds[0])));
+		return (n == -EINTR || n == -EAGAIN) ? 0 : -1;
 	if (n == 0 && nfds == 0 && empty_is_eof)
 		return -1;
 	if (nfds == 0)
 		return 0; /* nobody to answer */
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || nfds > LXCPY_WIRE_MAX_FDS)
-		bad = 1;
 	if (!is_seqpacket(fds[0])) {
 		close_all(fds, nfds);
 		return 0;

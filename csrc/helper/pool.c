@@ -261,10 +261,6 @@ void pool_started(pid_t pid, int pidfd, int reply)
 
 static void worker_main(int slot, int sock)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * LXCPY_WIRE_MAX_FDS * 2)];
-	} cbuf;
 	struct lxcpy_request *req;
 	char *buf;
 
@@ -283,24 +279,16 @@ static void worker_main(int slot, int sock)
 	lxcpy_attach_always_threaded(kept_pidfd);
 
 	for (;;) {
-		struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
-		struct msghdr msg = {
-			.msg_iov = &iov,
-			.msg_iovlen = 1,
-			.msg_control = cbuf.buf,
-			.msg_controllen = sizeof(cbuf.buf),
-		};
 		struct pollfd p = {.fd = WORKER_SOCK, .events = POLLIN};
-		int fds[LXCPY_WIRE_MAX_FDS * 2], nfds, err;
+		int fds[LXCPY_WIRE_MAX_FDS * 2], nfds, bad, err;
 		ssize_t n;
 
 		/* Cached handles whose callers may let go: checked each second. */
 		if (poll(&p, 1, sweep_handles() ? 1000 : -1) <= 0)
 			continue;
-		n = recvmsg(WORKER_SOCK, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
+		n = lxcpy_recv_request(WORKER_SOCK, buf, 0, fds, &nfds, &bad);
+		if (n == -EINTR)
 			continue;
-		nfds = n < 0 ? 0 : lxcpy_take_fds(&msg, fds, LXCPY_WIRE_MAX_FDS * 2);
 		if (n <= 0 && nfds == 0)
 			break; /* the helper is gone */
 		if (nfds == 0)
@@ -309,7 +297,7 @@ static void worker_main(int slot, int sock)
 		 * hands it to another worker if this one dies before). */
 		send(WORKER_SOCK, "r", 1, MSG_NOSIGNAL);
 		idle_sent = 0;
-		err = nfds > LXCPY_WIRE_MAX_FDS ? -EINVAL : lxcpy_unpack_request(buf, (size_t)n, fds, nfds, req);
+		err = bad || n < 0 ? -EINVAL : lxcpy_unpack_request(buf, (size_t)n, fds, nfds, req);
 		if (err) {
 			pool_refuse(fds[0], err); /* checked by the loop already */
 		} else if (req->op != LXCPY_OP_ATTACH) {
