@@ -591,15 +591,26 @@ def _hung_up(a: int, b: int, seconds: float) -> bool:
 
 def _give_up(fd: int) -> None:
     """Close a request's socket at once (the helper kills the worker still
-    attaching for it); a STARTED already there has its process killed."""
+    attaching for it); a STARTED already there has its process killed.
+    Shut down first: a STARTED the worker sends after that fails to go,
+    and the worker kills its process itself (pool_started)."""
     with contextlib.suppress(OSError):
-        _, got, passed = _ffi.recv_reply(fd, True)
-        if passed >= 0:
-            try:
-                if got is not None and got[1] == _ffi.REPLY_STARTED:
-                    signal.pidfd_send_signal(passed, signal.SIGKILL)
-            finally:
-                os.close(passed)
+        s = socket.socket(fileno=os.dup(fd))
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        finally:
+            s.close()
+    with contextlib.suppress(OSError):
+        while True:
+            rc, got, passed = _ffi.recv_reply(fd, True)
+            if passed >= 0:
+                try:
+                    if got is not None and got[1] == _ffi.REPLY_STARTED:
+                        signal.pidfd_send_signal(passed, signal.SIGKILL)
+                finally:
+                    os.close(passed)
+            if rc != 1:
+                break  # nothing more (EAGAIN), or EOF
     close_request(fd)
 
 

@@ -180,9 +180,23 @@ static int limits_known[RLIM_NLIMITS];
 static int status_fd = -1;
 static pid_t status_owner;
 
+/* The caller's /proc/<pid>/status is kept open by each process that
+ * follows it, and read again at offset 0 (which regenerates it): opened
+ * as the helper and each attach worker start, so that it is among the
+ * fds they have from the start (an attach worker finds the helper's copy
+ * closed). */
+void follow_caller_open(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
+	status_fd = open(path, O_RDONLY | O_CLOEXEC);
+	status_owner = status_fd >= 0 ? getpid() : 0;
+}
+
 void follow_caller(void)
 {
-	char path[64], buf[4096], *p;
+	char buf[4096], *p;
 	ssize_t n;
 	int fd;
 
@@ -190,14 +204,9 @@ void follow_caller(void)
 	 * attach worker: the helper is gone, or is about to go). */
 	if (getppid() != caller && getppid() != helper_pid)
 		return;
-	/* Kept open, read again at offset 0 (which regenerates it), by each
-	 * process (an attach worker finds the helper's copy closed). */
-	if (status_owner != getpid()) {
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)caller);
-		status_fd = open(path, O_RDONLY | O_CLOEXEC);
-		status_owner = getpid();
-	}
-	fd = status_fd;
+	if (status_owner != getpid())
+		follow_caller_open(); /* it failed before: once more */
+	fd = status_owner == getpid() ? status_fd : -1;
 	if (fd >= 0) {
 		n = pread(fd, buf, sizeof(buf) - 1, 0);
 		if (n > 0) {
@@ -664,6 +673,7 @@ int main(int argc, char **argv)
 #endif
 	/* Nothing but 0-2 and the control socket. */
 	close_from(CTL_FD + 1);
+	follow_caller_open();
 	if (!is_seqpacket(CTL_FD)) {
 		fprintf(stderr, "lxcpy-helper: fd 3 is not lxcpy's control socket\n");
 		return 2;

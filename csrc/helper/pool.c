@@ -272,6 +272,7 @@ static void worker_main(int slot, int sock)
 		_exit(125);
 	close_from(WORKER_SOCK + 1);
 	fcntl(WORKER_SOCK, F_SETFD, FD_CLOEXEC);
+	follow_caller_open();
 	buf = aligned_alloc(16, LXCPY_WIRE_MAX_MSG);
 	req = malloc(sizeof(*req));
 	if (!buf || !req || start_reaper() < 0)

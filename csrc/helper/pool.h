@@ -52,6 +52,8 @@ int pool_room(void);
 void serve_attach(const struct lxcpy_request_ATTACH *r, int *fds);
 int sweep_handles(void);
 void follow_caller(void);
+/* Opens what follow_caller reads, in a new attach worker. */
+void follow_caller_open(void);
 void close_from(int lowfd);
 
 #endif
