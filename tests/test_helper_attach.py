@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import pytest
 from helpers import NEEDS_HELPER, attach_workers, helper_fds, open_fds, proc_stat, unreaped
@@ -380,3 +381,38 @@ def test_refuses_malformed_attach_requests(running: lxcpy.Container) -> None:
         for fd in (r, w, *close):
             os.close(fd)
     assert _testing.helper_pid() == helper
+
+
+def test_a_started_that_comes_while_a_request_is_given_up_is_killed(
+    running: lxcpy.Container,
+) -> None:
+    # Deadlines swept across an attach, and each give-up slowed down where
+    # it closes the request's socket (a preemption there): a STARTED sent
+    # in that window must not leave its program running.
+    def slow_close(frame: Any, event: str, arg: object) -> None:
+        back = frame.f_back
+        if (
+            event == "call"
+            and frame.f_code.co_name == "close_request"
+            and back is not None
+            and back.f_code.co_name == "_give_up"
+        ):
+            time.sleep(0.02)
+
+    t = time.monotonic()
+    for _ in range(5):
+        running.run(["true"])
+    took = (time.monotonic() - t) / 5
+    timeouts = 0
+    sys.setprofile(slow_close)
+    try:
+        for i in range(60):
+            try:
+                running.run(["sleep", "1000"], timeout=took * (0.2 + i * 0.025))
+            except subprocess.TimeoutExpired:
+                timeouts += 1
+    finally:
+        sys.setprofile(None)
+    assert timeouts == 60
+    ps = running.run(["ps"], capture_output=True, text=True).stdout
+    assert "sleep 1000" not in ps, ps
