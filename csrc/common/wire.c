@@ -857,13 +857,18 @@ int lxcpy_take_fds(struct msghdr *msg, int *fds, int cap)
 	return n;
 }
 
-ssize_t lxcpy_recv_request(int sock, char *buf, int flags, int *fds, int *nfds, int *bad)
+/* One message off sock into buf (len bytes), with recvmsg flags
+ * (MSG_CMSG_CLOEXEC always), its fds into fds (room for cap; more are
+ * closed), counted in *nfds: its length, 0 at EOF, or -errno; *cut when
+ * the message or its fds were cut short. */
+static ssize_t recv_with_fds(int sock, void *buf, size_t len, int flags, int *fds, int cap,
+			     int *nfds, int *cut)
 {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * LXCPY_WIRE_MAX_FDS * 2)];
 	} cbuf;
-	struct iovec iov = {.iov_base = buf, .iov_len = LXCPY_WIRE_MAX_MSG};
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -873,12 +878,22 @@ ssize_t lxcpy_recv_request(int sock, char *buf, int flags, int *fds, int *nfds, 
 	ssize_t n;
 
 	*nfds = 0;
-	*bad = 0;
+	*cut = 0;
 	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	if (n < 0)
 		return -errno;
-	*nfds = lxcpy_take_fds(&msg, fds, LXCPY_WIRE_MAX_FDS * 2);
-	*bad = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || *nfds > LXCPY_WIRE_MAX_FDS;
+	*nfds = lxcpy_take_fds(&msg, fds, cap);
+	*cut = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	return n;
+}
+
+ssize_t lxcpy_recv_request(int sock, char *buf, int flags, int *fds, int *nfds, int *bad)
+{
+	ssize_t n = recv_with_fds(sock, buf, LXCPY_WIRE_MAX_MSG, flags, fds, LXCPY_WIRE_MAX_FDS * 2,
+				  nfds, bad);
+
+	if (n >= 0 && *nfds > LXCPY_WIRE_MAX_FDS)
+		*bad = 1;
 	return n;
 }
 
@@ -937,26 +952,15 @@ int lxcpy_send_reply(int fd, const struct lxcpy_reply *r, int passfd)
 
 int lxcpy_recv_reply(int fd, int nonblock, struct lxcpy_reply *r, int *passed)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
 	char data[sizeof(*r) + 1];
-	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
+	int nfds, cut;
 	ssize_t n;
 
 	*passed = -1;
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
+	n = recv_with_fds(fd, data, sizeof(data), nonblock ? MSG_DONTWAIT : 0, passed, 1, &nfds, &cut);
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	lxcpy_take_fds(&msg, passed, 1);
-	if (n == 0 || n != (ssize_t)sizeof(*r) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		return n == -EWOULDBLOCK ? -EAGAIN : (int)n;
+	if (n == 0 || n != (ssize_t)sizeof(*r) || cut) {
 		if (*passed >= 0)
 			close(*passed);
 		*passed = -1;
