@@ -63,6 +63,7 @@ __all__ = [
     "close_request",
     "enabled",
     "request",
+    "shut_down",
     "track",
 ]
 
@@ -589,17 +590,24 @@ def _hung_up(a: int, b: int, seconds: float) -> bool:
     return bool(poller.poll(max(1, int(seconds * 1000))))
 
 
+def shut_down(fd: int, how: int) -> None:
+    """shutdown() a request's socket (how: socket.SHUT_*), keeping the fd:
+    wrapped and detached, never duplicated (a copy would be in no one's
+    list of fds in flight, and a fork meanwhile would keep it)."""
+    with contextlib.suppress(OSError):
+        s = socket.socket(fileno=fd)
+        try:
+            s.shutdown(how)
+        finally:
+            s.detach()
+
+
 def _give_up(fd: int) -> None:
     """Close a request's socket at once (the helper kills the worker still
     attaching for it); a STARTED already there has its process killed.
     Shut down first: a STARTED the worker sends after that fails to go,
     and the worker kills its process itself (pool_started)."""
-    with contextlib.suppress(OSError):
-        s = socket.socket(fileno=os.dup(fd))
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        finally:
-            s.close()
+    shut_down(fd, socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         while True:
             rc, got, passed = _ffi.recv_reply(fd, True)

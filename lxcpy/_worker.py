@@ -414,12 +414,7 @@ def _cancel(fd: int, pgid: int | None) -> None:
     socket reaches EOF) and wait for its DONE; should the helper be gone
     first, kill the group here. ``pgid`` is None when the worker's STARTED
     has not been read yet: it may be on its way."""
-    with contextlib.suppress(OSError):
-        s = socket.socket(fileno=os.dup(fd))
-        try:
-            s.shutdown(socket.SHUT_WR)
-        finally:
-            s.close()
+    _helper.shut_down(fd, socket.SHUT_WR)
     deadline = time.monotonic() + _GONE_WITHIN
     confirmed = False
     while time.monotonic() < deadline:
