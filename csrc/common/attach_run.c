@@ -755,10 +755,10 @@ int lxcpy_do_attach(struct lxc_container *c, struct lxcpy_attach_opts *o,
 	/* In-process, Python opens pidfds too: only those of the init. */
 	kind.pidfds = kept_threaded ? 1 : 2;
 	kind.self_too = 1;
-	if (!kept_threaded)
+	if (!kept_threaded) {
 		init_identity(&kind, o);
-	if (!kept_threaded)
 		before_n = list_open_fds(&before, &kind);
+	}
 	errno = 0;
 	ret = c->attach(c, fn, e, &opts, &attached);
 	saved = errno ? errno : ECHILD;
